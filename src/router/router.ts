@@ -1,0 +1,515 @@
+// The router: compiled once per config version from every route, then `find` per request.
+//
+// Precedence (Kong 3 `traditional_compatible`, from kong/router/transform.lua `get_priority`, which
+// packs these into one 64-bit priority; Kong splits a route with several paths into one matcher per
+// path, and so do we: every (route, path) pair is an entry ranked on its own). Among the entries whose
+// constraints all pass, the winner is the first by these keys, in this order:
+//   1. weight, higher first: how many of methods, hosts, headers, paths the route constrains
+//      (null or empty = unconstrained). Kong also counts snis; Sluice routes have none.
+//   2. plain hosts only, first: a route whose hosts are all exact beats one with any wildcard host
+//      (and beats a route without hosts at equal weight, as Kong's PLAIN_HOST_ONLY bit does).
+//   3. header count, higher first (number of header names, capped at 255 like Kong).
+//   4. regex path before plain path (Kong's REGEX_URL bit sits above the path length).
+//   5. among regex paths: regex_priority, higher first.
+//   6. among plain paths: path length, longer first. Sluice extension: a `{param}` counts as one
+//      character (the fewest it can match), so `/users/me` (9) beats `/users/{id}` (8), which beats
+//      `/users/` (7).
+//   7. Sluice, where Kong has no rule: fewer `{param}`s first (a static path beats a param path of
+//      the same length).
+//   8. `order`, lower first (earlier in the config). Kong breaks full ties by route id order inside
+//      its ATC router, which is not something a config author can see; config position is.
+//   9. position of the path within the route's `paths`, earlier first (same route either way; this
+//      only decides matchedLength/params when two paths of one route tie).
+//
+// Matching rules per attribute:
+//   - plain path: prefix match on the normalised path, case-sensitive (`/api` matches `/api/x` and
+//     `/apix`). `{name}` must be a whole segment and captures one non-empty segment.
+//   - regex path (`~` prefix): JS RegExp compiled sticky, so the match is anchored at the start of the
+//     path (Kong prepends `^`; unlike Kong we anchor every alternative of `a|b`, not just the first).
+//     `(?P<name>` is accepted as `(?<name>`; a leading `(?i)` becomes the `i` flag. Named groups
+//     that took part in the match become params. matchedLength is the end of the match.
+//   - hosts: exact, `*.example.com` (any host ending in `.example.com`, one or more labels, not
+//     `example.com` itself) or `example.*` (any host starting with `example.`). One `*`, as the whole
+//     leftmost or rightmost label; anything else is a compile error (Kong also accepts `*example.com`;
+//     we refuse it as almost always a typo).
+//   - methods: exact, upper-case.
+//   - headers: every named header must be present and match one of its values. Plain values compare
+//     ASCII case-insensitively (Kong lower-cases both sides); `~*` values are case-insensitive regexes,
+//     unanchored (a search, as Kong's `~` operator).
+//   - no paths: the route matches every path with matchedLength 0.
+//
+// A 404 is `null`. Compile errors throw RouteCompileError naming the route id.
+
+import { PathTrie, parsePlainPath, type ParsedPath, type TrieSink } from './radix.js'
+import type { HeaderLookup, RouteMatch, RouteSpec, Router } from './types.js'
+
+export class RouteCompileError extends Error {
+  readonly code = 'SLUICE_ERR_CONFIG'
+  constructor(
+    readonly routeId: string,
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`route "${routeId}": ${field}: ${detail}`)
+    this.name = 'RouteCompileError'
+  }
+}
+
+const MAX_HEADER_COUNT = 255
+
+/** One header constraint: lower-case name, plain values lower-cased, `~*` values compiled. */
+class HeaderRule {
+  constructor(
+    readonly name: string,
+    readonly plain: readonly string[],
+    readonly regexes: readonly RegExp[],
+  ) {}
+}
+
+/** One (route, path) pair with everything the hot path needs precomputed. Fixed shape. */
+class RouteEntry<T> {
+  /** Position in the global precedence order, 0 = best. Set once after sorting. */
+  rank = 0
+  constructor(
+    readonly spec: RouteSpec<T>,
+    readonly pathIndex: number,
+    readonly methods: readonly string[] | null,
+    /** True when the host check is needed per entry (wildcards present, or a regex entry). */
+    readonly checkHost: boolean,
+    readonly hostExact: readonly string[],
+    readonly hostSuffixes: readonly string[],
+    readonly hostPrefixes: readonly string[],
+    readonly headers: readonly HeaderRule[] | null,
+    readonly paramNames: readonly string[] | null,
+    readonly regex: RegExp | null,
+    readonly regexHasNames: boolean,
+    /** Literal text every regex match starts with: a cheap startsWith reject before exec. */
+    readonly regexLiteralPrefix: string,
+    /** Shared result for entries whose match never varies (plain path without params, or no path). */
+    readonly fixedMatch: RouteMatch<T> | null,
+    // Precedence keys (see the top of this file).
+    readonly weight: number,
+    readonly plainHostOnly: boolean,
+    readonly headerCount: number,
+    readonly isRegex: boolean,
+    readonly pathLength: number,
+    readonly paramCount: number,
+  ) {}
+}
+
+function comparePrecedence<T>(a: RouteEntry<T>, b: RouteEntry<T>): number {
+  if (a.weight !== b.weight) return b.weight - a.weight
+  if (a.plainHostOnly !== b.plainHostOnly) return a.plainHostOnly ? -1 : 1
+  if (a.headerCount !== b.headerCount) return b.headerCount - a.headerCount
+  if (a.isRegex !== b.isRegex) return a.isRegex ? -1 : 1
+  if (a.isRegex) {
+    if (a.spec.regexPriority !== b.spec.regexPriority) return b.spec.regexPriority - a.spec.regexPriority
+  } else {
+    if (a.pathLength !== b.pathLength) return b.pathLength - a.pathLength
+    if (a.paramCount !== b.paramCount) return a.paramCount - b.paramCount
+  }
+  if (a.spec.order !== b.spec.order) return a.spec.order - b.spec.order
+  return a.pathIndex - b.pathIndex
+}
+
+/** What a trie terminal holds: entries ending there, split so exact-host routes are found by Map. */
+class Terminal<T> {
+  constructor(
+    /** Entries without hosts or with a wildcard host, by rank. */
+    readonly anyHost: readonly RouteEntry<T>[],
+    /** Exact host -> entries whose hosts are all exact and include it, by rank. */
+    readonly byHost: ReadonlyMap<string, readonly RouteEntry<T>[]> | null,
+  ) {}
+}
+
+function makeTerminal<T>(entries: RouteEntry<T>[]): Terminal<T> {
+  entries.sort((a, b) => a.rank - b.rank)
+  const anyHost: RouteEntry<T>[] = []
+  let byHost: Map<string, RouteEntry<T>[]> | null = null
+  for (const e of entries) {
+    if (!e.plainHostOnly) {
+      anyHost.push(e)
+      continue
+    }
+    byHost ??= new Map()
+    for (const h of e.hostExact) {
+      let list = byHost.get(h)
+      if (list === undefined) byHost.set(h, (list = []))
+      if (!list.includes(e)) list.push(e)
+    }
+  }
+  return new Terminal(anyHost, byHost)
+}
+
+const NO_HEADERS: HeaderLookup = () => undefined
+const NO_RANK = 0x7fffffff
+
+class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
+  private readonly trie: PathTrie<Terminal<T>>
+  /** Regex entries by rank; checked after the trie walk, only while they can still beat its best. */
+  private readonly regexEntries: readonly RouteEntry<T>[]
+
+  // Per-lookup scratch state. find() is synchronous and never re-entered (header lookups must not
+  // route), so one set of fields per router serves every request without allocating.
+  private method = ''
+  private host = ''
+  private header: HeaderLookup = NO_HEADERS
+  private bestRank = NO_RANK
+  private bestEntry: RouteEntry<T> | null = null
+  private bestEnd = 0
+  private readonly bestCaptures: Int32Array
+
+  constructor(trie: PathTrie<Terminal<T>>, regexEntries: readonly RouteEntry<T>[]) {
+    this.trie = trie
+    this.regexEntries = regexEntries
+    this.bestCaptures = new Int32Array(trie.captures.length)
+  }
+
+  // Hot path: no allocation unless the winner has params or named regex groups (then one object
+  // for params and one for the result). Plain and no-path winners return a shared, precomputed match.
+  find(method: string, host: string, path: string, header: HeaderLookup): RouteMatch<T> | null {
+    this.method = method
+    this.host = host
+    this.header = header
+    this.bestRank = NO_RANK
+    this.bestEntry = null
+    this.trie.walk(path, this)
+
+    let regexMatch: RegExpExecArray | null = null
+    const regexes = this.regexEntries
+    for (let i = 0; i < regexes.length; i++) {
+      const e = regexes[i]
+      if (e.rank >= this.bestRank) break
+      if (!path.startsWith(e.regexLiteralPrefix) || !this.passes(e)) continue
+      const re = e.regex!
+      re.lastIndex = 0
+      if (e.regexHasNames) {
+        regexMatch = re.exec(path)
+        if (regexMatch === null) continue
+      } else if (!re.test(path)) {
+        continue
+      }
+      // Sticky regexes leave lastIndex at the end of the match: the matched length, no match array.
+      this.bestEnd = re.lastIndex
+      this.bestEntry = e
+      this.bestRank = e.rank
+      break
+    }
+    this.header = NO_HEADERS // don't keep the request's closure alive until the next lookup
+
+    const best = this.bestEntry
+    if (best === null) return null
+    if (best.fixedMatch !== null) return best.fixedMatch
+    let params: Record<string, string> | null = null
+    if (best.regex !== null) {
+      const groups = regexMatch?.groups
+      if (groups !== undefined) {
+        params = {}
+        for (const name in groups) {
+          const v = groups[name]
+          if (v !== undefined) params[name] = v
+        }
+      }
+    } else {
+      const names = best.paramNames!
+      const caps = this.bestCaptures
+      params = {}
+      for (let i = 0; i < names.length; i++) params[names[i]] = path.slice(caps[2 * i], caps[2 * i + 1])
+    }
+    return { target: best.spec.target, matchedLength: this.bestEnd, params }
+  }
+
+  /** Called by the trie walk for every configured plain path that prefixes the request path. */
+  terminal(t: Terminal<T>, end: number, depth: number): void {
+    const list = t.anyHost
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]
+      if (e.rank >= this.bestRank) break
+      if (this.passes(e)) {
+        this.take(e, end, depth)
+        break
+      }
+    }
+    if (t.byHost === null) return
+    const hostList = t.byHost.get(this.host)
+    if (hostList === undefined) return
+    for (let i = 0; i < hostList.length; i++) {
+      const e = hostList[i]
+      if (e.rank >= this.bestRank) break
+      if (this.passes(e)) {
+        this.take(e, end, depth)
+        break
+      }
+    }
+  }
+
+  private take(e: RouteEntry<T>, end: number, depth: number): void {
+    this.bestEntry = e
+    this.bestRank = e.rank
+    this.bestEnd = end
+    if (depth > 0) {
+      const from = this.trie.captures
+      const to = this.bestCaptures
+      for (let i = 0; i < depth * 2; i++) to[i] = from[i]
+    }
+  }
+
+  /** Methods, hosts (when not already implied by the byHost map) and headers. */
+  private passes(e: RouteEntry<T>): boolean {
+    const methods = e.methods
+    if (methods !== null) {
+      let ok = false
+      for (let i = 0; i < methods.length; i++) {
+        if (methods[i] === this.method) {
+          ok = true
+          break
+        }
+      }
+      if (!ok) return false
+    }
+    if (e.checkHost && !hostMatches(e, this.host)) return false
+    const headers = e.headers
+    if (headers !== null) {
+      for (let i = 0; i < headers.length; i++) {
+        if (!headerMatches(headers[i], this.header(headers[i].name))) return false
+      }
+    }
+    return true
+  }
+}
+
+function hostMatches<T>(e: RouteEntry<T>, host: string): boolean {
+  for (let i = 0; i < e.hostExact.length; i++) if (e.hostExact[i] === host) return true
+  for (let i = 0; i < e.hostSuffixes.length; i++) {
+    const s = e.hostSuffixes[i]
+    if (host.length > s.length && host.endsWith(s)) return true
+  }
+  for (let i = 0; i < e.hostPrefixes.length; i++) {
+    const p = e.hostPrefixes[i]
+    if (host.length > p.length && host.startsWith(p)) return true
+  }
+  return false
+}
+
+function headerMatches(rule: HeaderRule, value: string | undefined): boolean {
+  if (value === undefined) return false
+  for (let i = 0; i < rule.plain.length; i++) if (equalsLowerAscii(value, rule.plain[i])) return true
+  for (let i = 0; i < rule.regexes.length; i++) if (rule.regexes[i].test(value)) return true
+  return false
+}
+
+/** `value` equals the already lower-case `lower`, folding ASCII A-Z in `value`; no toLowerCase copy. */
+function equalsLowerAscii(value: string, lower: string): boolean {
+  if (value.length !== lower.length) return false
+  for (let i = 0; i < value.length; i++) {
+    let c = value.charCodeAt(i)
+    if (c >= 65 && c <= 90) c |= 0x20
+    if (c !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
+// ---- compile time --------------------------------------------------------------------------------
+
+function isEmpty(v: readonly unknown[] | Readonly<Record<string, unknown>> | null | undefined): boolean {
+  if (v === null || v === undefined) return true
+  return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0
+}
+
+interface CompiledRegexPath {
+  readonly regex: RegExp
+  readonly hasNames: boolean
+  readonly literalPrefix: string
+}
+
+/** Kong 3 regex path (without the `~`) to a sticky JS RegExp. */
+function compileRegexPath(id: string, field: string, source: string): CompiledRegexPath {
+  let src = source.replace(/\(\?P</g, '(?<')
+  let flags = 'y'
+  if (src.startsWith('(?i)')) {
+    src = src.slice(4)
+    flags += 'i'
+  }
+  let regex: RegExp
+  try {
+    regex = new RegExp(src, flags)
+  } catch (err) {
+    throw new RouteCompileError(id, field, `invalid regex "${source}": ${(err as Error).message}`)
+  }
+  const hasNames = /\(\?<[A-Za-z_$]/.test(src)
+  if (hasNames && /\(\?<__proto__>/.test(src)) {
+    throw new RouteCompileError(id, field, `regex "${source}": group name "__proto__" is not allowed`)
+  }
+  return { regex, hasNames, literalPrefix: flags.includes('i') ? '' : literalPrefixOf(src) }
+}
+
+const REGEX_META = new Set(['.', '^', '$', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}'])
+const QUANTIFIER_START = new Set(['?', '*', '{'])
+
+/**
+ * The literal text every match of `src` must start with, or '' when unsure. Conservative: any
+ * alternation anywhere gives ''; a literal followed by `?`, `*` or `{` is dropped (it may repeat 0
+ * times). Only escapes of punctuation count as literals (`\d` etc. stop the scan).
+ */
+export function literalPrefixOf(src: string): string {
+  if (src.includes('|')) return ''
+  let out = ''
+  let i = src.startsWith('^') ? 1 : 0
+  while (i < src.length) {
+    let lit: string
+    let next: number
+    const c = src[i]
+    if (c === '\\') {
+      const e = src[i + 1]
+      if (e === undefined || /[A-Za-z0-9]/.test(e)) break
+      lit = e
+      next = i + 2
+    } else if (REGEX_META.has(c)) {
+      break
+    } else {
+      lit = c
+      next = i + 1
+    }
+    const after = src[next]
+    if (after !== undefined && QUANTIFIER_START.has(after)) break
+    out += lit
+    if (after === '+') break
+    i = next
+  }
+  return out
+}
+
+function compileHosts(id: string, hosts: readonly string[]) {
+  const exact: string[] = []
+  const suffixes: string[] = []
+  const prefixes: string[] = []
+  for (const raw of hosts) {
+    const h = raw.toLowerCase()
+    const stars = h.split('*').length - 1
+    if (h.length === 0) throw new RouteCompileError(id, 'hosts', 'empty host')
+    if (stars === 0) {
+      exact.push(h)
+    } else if (stars === 1 && h.startsWith('*.') && h.length > 2) {
+      suffixes.push(h.slice(1)) // '.example.com'
+    } else if (stars === 1 && h.endsWith('.*') && h.length > 2) {
+      prefixes.push(h.slice(0, -1)) // 'example.'
+    } else {
+      throw new RouteCompileError(
+        id,
+        'hosts',
+        `invalid wildcard host "${raw}": use one "*" as the whole leftmost or rightmost label (*.example.com, example.*)`,
+      )
+    }
+  }
+  return { exact, suffixes, prefixes }
+}
+
+function compileHeaders(id: string, headers: Readonly<Record<string, readonly string[]>>): HeaderRule[] {
+  const rules: HeaderRule[] = []
+  for (const [rawName, values] of Object.entries(headers)) {
+    const name = rawName.toLowerCase()
+    if (!Array.isArray(values) || values.length === 0) {
+      throw new RouteCompileError(id, `headers.${rawName}`, 'needs at least one value')
+    }
+    const plain: string[] = []
+    const regexes: RegExp[] = []
+    for (const v of values) {
+      if (v.startsWith('~*')) {
+        try {
+          regexes.push(new RegExp(v.slice(2), 'i'))
+        } catch (err) {
+          throw new RouteCompileError(id, `headers.${rawName}`, `invalid regex "${v}": ${(err as Error).message}`)
+        }
+      } else {
+        plain.push(v.toLowerCase())
+      }
+    }
+    rules.push(new HeaderRule(name, plain, regexes))
+  }
+  return rules
+}
+
+/** Compiles every route into one router. Throws RouteCompileError (naming the route) on a bad spec. */
+export function compileRouter<T>(routes: readonly RouteSpec<T>[]): Router<T> {
+  const entries: RouteEntry<T>[] = []
+  const plainPaths: { path: ParsedPath; entry: RouteEntry<T> }[] = []
+  const ids = new Set<string>()
+
+  for (const spec of routes) {
+    const id = spec.id
+    if (ids.has(id)) throw new RouteCompileError(id, 'id', 'duplicate route id')
+    ids.add(id)
+    if (!Number.isFinite(spec.regexPriority)) {
+      throw new RouteCompileError(id, 'regexPriority', 'must be a finite number')
+    }
+
+    const methods = isEmpty(spec.methods) ? null : spec.methods!.map((m) => m.toUpperCase())
+    const hasHosts = !isEmpty(spec.hosts)
+    const hosts = hasHosts ? compileHosts(id, spec.hosts!) : { exact: [], suffixes: [], prefixes: [] }
+    const plainHostOnly = hasHosts && hosts.suffixes.length === 0 && hosts.prefixes.length === 0
+    const headers = isEmpty(spec.headers) ? null : compileHeaders(id, spec.headers!)
+    const headerCount = headers === null ? 0 : Math.min(headers.length, MAX_HEADER_COUNT)
+    const hasPaths = !isEmpty(spec.paths)
+    const weight = (methods ? 1 : 0) + (hasHosts ? 1 : 0) + (headers ? 1 : 0) + (hasPaths ? 1 : 0)
+
+    const paths: readonly string[] = hasPaths ? spec.paths! : ['/']
+    for (let pathIndex = 0; pathIndex < paths.length; pathIndex++) {
+      const p = paths[pathIndex]
+      const field = `paths[${pathIndex}]`
+      if (typeof p !== 'string') throw new RouteCompileError(id, field, 'must be a string')
+      const isRegex = hasPaths && p.startsWith('~')
+      let parsed: ParsedPath | null = null
+      let rx: CompiledRegexPath | null = null
+      if (isRegex) {
+        rx = compileRegexPath(id, field, p.slice(1))
+      } else if (hasPaths) {
+        try {
+          parsed = parsePlainPath(p)
+        } catch (err) {
+          throw new RouteCompileError(id, field, (err as Error).message)
+        }
+      } else {
+        parsed = { statics: [''], params: [], minLength: 0 } // no paths: terminal at the root
+      }
+      const paramNames = parsed !== null && parsed.params.length > 0 ? parsed.params : null
+      const fixed =
+        parsed !== null && paramNames === null
+          ? Object.freeze({ target: spec.target, matchedLength: parsed.minLength, params: null })
+          : null
+      const entry = new RouteEntry<T>(
+        spec,
+        pathIndex,
+        methods,
+        // Regex entries are not in any byHost map, so they check the host themselves.
+        hasHosts && (!plainHostOnly || isRegex),
+        hosts.exact,
+        hosts.suffixes,
+        hosts.prefixes,
+        headers,
+        paramNames,
+        rx?.regex ?? null,
+        rx?.hasNames ?? false,
+        rx?.literalPrefix ?? '',
+        fixed,
+        weight,
+        plainHostOnly,
+        headerCount,
+        isRegex,
+        parsed?.minLength ?? 0,
+        parsed?.params.length ?? 0,
+      )
+      entries.push(entry)
+      if (parsed !== null) plainPaths.push({ path: parsed, entry })
+    }
+  }
+
+  entries.sort(comparePrecedence)
+  for (let i = 0; i < entries.length; i++) entries[i].rank = i
+
+  const trie = PathTrie.build(
+    plainPaths.map(({ path, entry }) => ({ path, value: entry })),
+    (values: RouteEntry<T>[]) => makeTerminal(values),
+  )
+  const regexEntries = entries.filter((e) => e.isRegex)
+  return new CompiledRouter(trie, regexEntries)
+}
