@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { checkConfig } from './config/check.js'
+import { loadConfig, loadConfigObject } from './config/load.js'
+import { ConfigError } from './errors.js'
+
+/**
+ * sluice start | check: parses flags and hands over; nothing else lives here.
+ * A cluster worker re-runs this file (node:cluster forks process.argv[1]) and goes straight to the worker.
+ */
+
+const USAGE = `Usage:
+  sluice start [--config FILE] [--workers N] [--proxy-port PORT] [--admin-port PORT]
+      Start the gateway. Without --config, runs the embedded demo: upstreams on loopback routed at
+      /api/v1/users, /api/v1/orders and a fallback at /.
+  sluice check --config FILE
+      Validate a declarative config (Kong _format_version "3.0", YAML or JSON) and print every error with
+      its path; exits 1 when the config is invalid (like nginx -t).
+  sluice --version
+
+Settings precedence: flags > environment (SLUICE_WORKERS, SLUICE_PROXY_PORT, ...) > the config's
+settings block > defaults.`
+
+async function main(argv: string[]): Promise<number> {
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./worker/worker.js')
+    runWorker()
+    return -1
+  }
+  const [command, ...rest] = argv
+  if (command === '--version' || command === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(`sluice ${pkg.version}\n`)
+    return 0
+  }
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + '\n')
+    return command === undefined ? 1 : 0
+  }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c' },
+        workers: { type: 'string', short: 'w' },
+        'proxy-port': { type: 'string' },
+        'admin-port': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values
+  } catch (err) {
+    process.stderr.write(`sluice: ${(err as Error).message}\n\n${USAGE}\n`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n')
+    return 0
+  }
+  const flags: Record<string, unknown> = {}
+  if (values.workers !== undefined) flags.workers = values.workers
+  if (values['proxy-port'] !== undefined) flags.proxy_port = values['proxy-port']
+  if (values['admin-port'] !== undefined) flags.admin_port = values['admin-port']
+
+  switch (command) {
+    case 'check': {
+      if (typeof values.config !== 'string') {
+        process.stderr.write('sluice check: --config FILE is required\n')
+        return 2
+      }
+      const result = await checkConfig(values.config)
+      ;(result.ok ? process.stdout : process.stderr).write(result.output + '\n')
+      return result.ok ? 0 : 1
+    }
+    case 'start': {
+      const { Primary } = await import('./primary/primary.js')
+      const file = typeof values.config === 'string' ? values.config : undefined
+      if (file !== undefined) {
+        const primary = new Primary({ load: () => loadConfig({ file, env: process.env, flags }) })
+        await primary.start()
+        return -1
+      }
+      const { startDemo } = await import('./demo/upstreams.js')
+      const demo = await startDemo()
+      const primary = new Primary({
+        load: () => loadConfigObject(demo.config, { env: process.env, flags, source: 'embedded demo' }),
+        banner: (s) => {
+          const base = `http://127.0.0.1:${s.proxy_port}`
+          return [
+            'sluice: running the embedded demo (start with --config FILE for your own services). Try:',
+            `  curl -i ${base}/api/v1/users        # user-service, balanced over two instances`,
+            `  curl -i ${base}/api/v1/orders       # order-service`,
+            `  curl -i ${base}/anything/else       # fallback-service`,
+            `  curl -s http://${s.admin_listen}:${s.admin_port}/status`,
+          ]
+        },
+        onExit: async () => {
+          await Promise.all(demo.upstreams.map((u) => u.close()))
+        },
+      })
+      await primary.start()
+      return -1
+    }
+    default:
+      process.stderr.write(`sluice: unknown command '${command}'\n\n${USAGE}\n`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice: ${err.message}\n`)
+      process.exit(1)
+    }
+    process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,190 @@
+import type { HttpResponse } from 'uWebSockets.js'
+import type { Pool } from 'undici'
+import type { GatewayConfig, Settings } from '../config/schema.js'
+import { compileRouter } from '../router/router.js'
+import type { Router, RouteSpec } from '../router/types.js'
+import { createBalancer } from '../proxy/balancer.js'
+import type { PoolRegistry } from '../proxy/pools.js'
+import type { Balancer, HashOn, TargetSpec } from '../proxy/types.js'
+import type { RequestContext } from '../pipeline/context.js'
+
+/**
+ * A config snapshot compiled for the hot path: the router, each service's balancer and pools, and the
+ * per-route values the request path would otherwise recompute. Built once per config version, off the
+ * request path; a request keeps the snapshot it started on until it ends, so a reload never changes a
+ * request midway.
+ */
+
+export interface CompiledService {
+  readonly id: string
+  readonly name: string
+  /** Service path without a trailing slash ('' for '/'), prepended to the forwarded path. */
+  readonly basePath: string
+  /** Host header sent upstream when the route does not preserve the client's Host. */
+  readonly hostHeader: string
+  readonly retries: number
+  readonly readTimeout: number
+  readonly writeTimeout: number
+  readonly balancer: Balancer
+  /** Target key (`host:port`) -> undici pool. */
+  readonly pools: Map<string, Pool>
+  /** Consistent-hashing input for this request, or null (round-robin fallback). */
+  hashKey(ctx: RequestContext): string | null
+}
+
+export interface CompiledRoute {
+  readonly id: string
+  readonly name: string
+  readonly service: CompiledService
+  readonly stripPath: boolean
+  readonly preserveHost: boolean
+}
+
+export class Snapshot {
+  /** Requests currently running on this snapshot; a retired snapshot closes its pools at zero. */
+  inflight = 0
+  retired = false
+
+  constructor(
+    readonly version: number,
+    readonly hash: string,
+    readonly router: Router<CompiledRoute>,
+    readonly routes: readonly CompiledRoute[],
+    readonly services: readonly CompiledService[],
+    /** Lower-case correlation header name, or null when disabled. */
+    readonly correlationHeader: string | null,
+    /** The same name as configured, for the response. */
+    readonly correlationHeaderOut: string | null,
+    private readonly leased: readonly Pool[],
+    private readonly registry: PoolRegistry,
+  ) {}
+
+  /** Headers Sluice adds to every response it sends (proxied or its own). */
+  writeResponseHeaders(ctx: RequestContext, res: HttpResponse): void {
+    if (this.correlationHeaderOut !== null) res.writeHeader(this.correlationHeaderOut, ctx.requestId)
+  }
+
+  /** Called when a newer snapshot has replaced this one. */
+  retire(): Promise<void> {
+    this.retired = true
+    return this.inflight === 0 ? this.close() : Promise.resolve()
+  }
+
+  /** Called by the worker when a request on a retired snapshot ends. */
+  requestEnded(): void {
+    if (--this.inflight === 0 && this.retired) void this.close()
+  }
+
+  private closing: Promise<void> | null = null
+  close(): Promise<void> {
+    this.closing ??= Promise.all(this.leased.map((p) => this.registry.release(p))).then(() => undefined)
+    return this.closing
+  }
+}
+
+function splitTarget(target: string): TargetSpec & { weight: number } {
+  // `host:port` or `[v6]:port`; the schema has already validated the shape.
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(target)
+  if (m === null) throw new Error(`invalid target '${target}'`)
+  return { host: m[1], port: Number(m[2]), weight: 100 }
+}
+
+function hashKeyFn(on: HashOn, header: string | null): (ctx: RequestContext) => string | null {
+  switch (on) {
+    case 'ip':
+      return (ctx) => ctx.clientIp
+    case 'header': {
+      const name = (header ?? '').toLowerCase()
+      return (ctx) => ctx.header(name) ?? null
+    }
+    case 'consumer':
+      // Consumers arrive with the authentication plugins; until one identifies the caller there is none.
+      return () => null
+    default:
+      return () => null
+  }
+}
+
+export function compileSnapshot(
+  config: GatewayConfig,
+  settings: Settings,
+  version: number,
+  hash: string,
+  registry: PoolRegistry,
+): Snapshot {
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, u]))
+  const leased: Pool[] = []
+  const services = new Map<string, CompiledService>()
+
+  for (const svc of config.services) {
+    const upstream = upstreams.get(svc.host)
+    const protocol = svc.protocol
+    const specs: TargetSpec[] = upstream
+      ? upstream.targets.map((t) => ({ ...splitTarget(t.target), weight: t.weight }))
+      : [{ host: svc.host, port: svc.port, weight: 100 }]
+    const balancer = createBalancer(upstream?.algorithm ?? 'round-robin', specs, { slots: upstream?.slots })
+    const pools = new Map<string, Pool>()
+    for (const target of balancer.targets) {
+      if (pools.has(target.key)) continue
+      const pool = registry.lease(`${protocol}://${target.key}`, svc.connect_timeout)
+      leased.push(pool)
+      pools.set(target.key, pool)
+    }
+    const defaultPort = protocol === 'https' ? 443 : 80
+    const primary = hashKeyFn(upstream?.hash_on ?? 'none', upstream?.hash_on_header ?? null)
+    const fallback = hashKeyFn(upstream?.hash_fallback ?? 'none', upstream?.hash_fallback_header ?? null)
+    const basePath = svc.path === null || svc.path === '/' ? '' : svc.path.replace(/\/$/, '')
+    services.set(svc.id, {
+      id: svc.id,
+      name: svc.name ?? svc.id,
+      basePath,
+      hostHeader: svc.port === defaultPort ? svc.host : `${svc.host}:${svc.port}`,
+      retries: svc.retries,
+      readTimeout: svc.read_timeout,
+      writeTimeout: svc.write_timeout,
+      balancer,
+      pools,
+      hashKey: (ctx) => primary(ctx) ?? fallback(ctx),
+    })
+  }
+
+  const routes: CompiledRoute[] = []
+  const specs: RouteSpec<CompiledRoute>[] = []
+  config.routes.forEach((r, order) => {
+    const service = services.get(r.service)
+    if (service === undefined) throw new Error(`route '${r.name ?? r.id}' names unknown service '${r.service}'`)
+    const compiled: CompiledRoute = {
+      id: r.id,
+      name: r.name ?? r.id,
+      service,
+      stripPath: r.strip_path,
+      preserveHost: r.preserve_host,
+    }
+    routes.push(compiled)
+    specs.push({
+      id: r.name ?? r.id,
+      paths: r.paths ?? null,
+      methods: r.methods ?? null,
+      hosts: r.hosts ? r.hosts.map((h) => h.toLowerCase()) : null,
+      headers: r.headers
+        ? Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v]))
+        : null,
+      regexPriority: r.regex_priority,
+      order,
+      target: compiled,
+    })
+  })
+
+  const correlation = settings.correlation_id_header
+  return new Snapshot(
+    version,
+    hash,
+    compileRouter(specs),
+    routes,
+    [...services.values()],
+    correlation ? correlation.toLowerCase() : null,
+    correlation ?? null,
+    leased,
+    registry,
+  )
+}
