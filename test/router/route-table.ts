@@ -19,6 +19,12 @@ const BASE_RESOURCES = ['users', 'user', 'users-admin', 'orders', 'order-items',
 const SUBS = ['posts', 'comments', 'items', 'history', 'settings', 'avatar']
 export const HOST_POOL = ['api.example.com', 'www.example.com', 'a.b.example.com', 'example.org', 'example.com', 'shop.test', '']
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']
+const HEADER_RULES: ReadonlyArray<Record<string, string[]>> = [
+  { 'x-version': ['v2'] },
+  { 'x-version': ['~*^v[3-9]$'] },
+  { 'x-tenant': ['acme', 'Globex'] },
+  { 'x-version': ['v2'], 'x-tenant': ['acme'] },
+]
 
 export interface TableOptions {
   readonly routes: number
@@ -72,8 +78,7 @@ export function makeRouteTable(seed: number, opts: TableOptions): RouteSpec<stri
     const hosts =
       rand() < opts.hostShare ? [pick(['api.example.com', '*.example.com', 'example.*', 'shop.test', 'www.example.com'])] : null
     const methods = rand() < opts.methodShare ? [pick(METHODS), pick(METHODS)] : null
-    const headers =
-      rand() < opts.headerShare ? pick([{ 'x-version': ['v2'] }, { 'x-version': ['~*^v[3-9]$'] }, { 'x-tenant': ['acme', 'Globex'] }]) : null
+    const headers = rand() < opts.headerShare ? pick(HEADER_RULES) : null
     routes.push({ id: `r${i}`, paths, methods, hosts, headers, regexPriority, order: i, target: `r${i}` })
   }
   return routes
