@@ -132,7 +132,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const ref: EntityRef = { id: givenId ?? uuidV5(`upstream:${entry.name}`), name: entry.name }
     upstreamRegistry.add(ref, path, givenId !== undefined)
     upstreamRegistry.addName(entry.name, { ref, path }, 'name')
-    const upstream = { fields: { ...fields, id: ref.id }, targets: [] as Target[] }
+    const upstream = { fields: { id: ref.id, ...fields }, targets: [] as Target[] }
     upstreams.push(upstream)
     upstreamById.set(ref.id, upstream)
   })
@@ -149,7 +149,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const { id: givenId, upstream: _upstream, ...fields } = entry as ConfigDocument['targets'][number]
     const id = givenId ?? uuidV5(`target:${upstream.id}:${entry.target}`)
     targetRegistry.add({ id, name: entry.target }, path, givenId !== undefined)
-    upstreamById.get(upstream.id)?.targets.push({ ...fields, id, upstream })
+    upstreamById.get(upstream.id)?.targets.push({ id, ...fields, upstream })
   }
   doc.upstreams.forEach((entry, i) => {
     const upstream = upstreamRegistry.findByName(entry.name)
@@ -168,7 +168,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const ref: EntityRef = { id: givenId ?? uuidV5(`service:${entry.name}`), name: entry.name }
     serviceRegistry.add(ref, path, givenId !== undefined)
     serviceRegistry.addName(entry.name, { ref, path }, 'name')
-    services.push({ ...fields, id: ref.id, upstream: upstreamRegistry.findByName(entry.host) })
+    services.push({ id: ref.id, ...fields, upstream: upstreamRegistry.findByName(entry.host) })
   })
   // Services are resolved by name or id from here on; their refs are what routes and plugins carry.
   const serviceRefs = doc.services.map((entry, i) => ({ id: services[i].id, name: entry.name }))
@@ -183,7 +183,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     consumerRegistry.add(ref, path, givenId !== undefined)
     if (username !== undefined) consumerRegistry.addName(username, { ref, path }, 'username')
     if (custom_id !== undefined) consumerCustomIds.addName(custom_id, { ref, path }, 'custom_id')
-    consumers.push({ ...fields, id, username: username ?? null, custom_id: custom_id ?? null })
+    consumers.push({ id, username: username ?? null, custom_id: custom_id ?? null, ...fields })
   })
 
   // Routes: each service's nested routes in turn, then the top-level ones (the router's file order).
@@ -213,10 +213,10 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     routeRegistry.add(ref, path, givenId !== undefined)
     if (name !== undefined) routeRegistry.addName(name, { ref, path }, 'name')
     routes.push({
-      ...fields,
       id,
       name: name ?? null,
       service,
+      ...fields,
       paths: nonEmpty(paths),
       hosts: nonEmpty(hosts),
       methods: nonEmpty(methods),
@@ -282,7 +282,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const { id: givenId, service: _s, route: _r, consumer: _c, ...fields } = plugin
     const id = givenId ?? uuidV5(`plugin:${scopeKey}`)
     pluginRegistry.add({ id, name: plugin.name }, path, givenId !== undefined)
-    plugins.push({ ...fields, id, service, route, consumer })
+    plugins.push({ id, ...fields, service, route, consumer })
   }
 
   return {

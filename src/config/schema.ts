@@ -383,7 +383,7 @@ export type Settings = Readonly<z.output<typeof settingsSchema>>
  * The `settings` block as written in a file: the same fields, all optional and without defaults,
  * so that env and flags can still fill what the file leaves out (defaults apply after merging).
  */
-const fileSettingsSchema = z.strictObject(
+export const fileSettingsSchema = z.strictObject(
   Object.fromEntries(
     Object.entries(settingsShape).map(([key, schema]) => [key, ((schema as z.ZodDefault).def.innerType as z.ZodType).optional()]),
   ) as { [K in SettingName]: z.ZodOptional<(typeof settingsShape)[K]['def']['innerType']> },
@@ -486,3 +486,6 @@ export interface SluiceConfig {
   readonly consumers: readonly Consumer[]
   readonly plugins: readonly Plugin[]
 }
+
+/** The name other modules use for the normalised configuration. */
+export type GatewayConfig = SluiceConfig
