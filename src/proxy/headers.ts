@@ -4,8 +4,8 @@
 //
 // What the forwarder must drop from the inbound request before handing the list to undici, and why:
 //  - every name for which `isHopByHop` is true, and every name `connectionTokens(Connection)` returns:
-//    RFC 9110 §7.6.1; undici also throws InvalidArgumentError on `transfer-encoding`, `keep-alive`,
-//    `upgrade` and on `connection` values other than close/keep-alive;
+//    RFC 9110 §7.6.1; undici 7.30 also throws InvalidArgumentError on `transfer-encoding`, `keep-alive`
+//    and `upgrade` (test/proxy/headers.test.ts checks this against the installed undici);
 //  - `expect`: undici throws NotSupportedError on it (a hostile client would turn it into a 500);
 //  - `host` and `content-length`: undici throws on duplicates, and both are the forwarder's to set once
 //    (Host from the service or the preserved client Host; Content-Length from the validated inbound value);
