@@ -123,13 +123,16 @@ export function newHistogram(): hdr.Histogram {
 }
 
 export function summarize(h: hdr.Histogram): LatencySummary {
+  // Percentiles come back as the top of their bucket (3 digits), which can overshoot the exact max
+  // by a microsecond; no percentile may exceed the max.
+  const max = h.maxValue
   return {
     count: h.totalCount,
-    p50: h.getValueAtPercentile(50),
-    p90: h.getValueAtPercentile(90),
-    p99: h.getValueAtPercentile(99),
-    p999: h.getValueAtPercentile(99.9),
-    max: h.maxValue,
+    p50: Math.min(h.getValueAtPercentile(50), max),
+    p90: Math.min(h.getValueAtPercentile(90), max),
+    p99: Math.min(h.getValueAtPercentile(99), max),
+    p999: Math.min(h.getValueAtPercentile(99.9), max),
+    max,
     mean: Math.round(h.mean * 10) / 10,
   }
 }

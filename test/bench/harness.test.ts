@@ -1,0 +1,233 @@
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import net from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { cpuOf, processTree, rssOf, treeRss } from '../../bench/cpu.js'
+import { runFixedRate, spawnLoadgen } from '../../bench/loadgen.js'
+import type { FixedRateResult } from '../../bench/loadgen.js'
+import { findNginx, NGINX_INSTALL_HINT, startNginx } from '../../bench/nginx.js'
+import { buildLargeBody, SMALL_BODY, startUpstream } from '../../bench/upstream.js'
+import { spread } from '../../bench/e2e.js'
+
+function assertOrdered(r: FixedRateResult['latencyUs']): void {
+  assert.ok(r.p50 > 0, `p50 ${r.p50} > 0`)
+  assert.ok(r.p50 <= r.p90 && r.p90 <= r.p99 && r.p99 <= r.p999 && r.p999 <= r.max, JSON.stringify(r))
+}
+
+describe('bench upstream', () => {
+  test('answers /json with the small body and /large with ~1 MiB of snake_case JSON', async () => {
+    const up = await startUpstream(0)
+    try {
+      const small = await fetch(`http://127.0.0.1:${up.port}/json`)
+      assert.equal(small.status, 200)
+      assert.equal(small.headers.get('content-type'), 'application/json')
+      const smallBody = Buffer.from(await small.arrayBuffer())
+      assert.deepEqual(smallBody, SMALL_BODY)
+      assert.ok(smallBody.length >= 80 && smallBody.length <= 140, `small body is ${smallBody.length} bytes`)
+      const other = await fetch(`http://127.0.0.1:${up.port}/anything/else`)
+      assert.deepEqual(Buffer.from(await other.arrayBuffer()), SMALL_BODY)
+
+      const large = await fetch(`http://127.0.0.1:${up.port}/large`)
+      const doc = (await large.json()) as { total_count: number; items: Record<string, unknown>[] }
+      assert.equal(doc.items.length, doc.total_count)
+      assert.ok('display_name' in doc.items[0] && 'owner_account' in doc.items[0])
+      const bytes = buildLargeBody()
+      assert.ok(Math.abs(bytes.length - 1048576) < 4096, `large body is ${bytes.length} bytes`)
+      assert.deepEqual(buildLargeBody(), bytes, 'the large document is deterministic')
+    } finally {
+      up.close()
+    }
+  })
+})
+
+describe('fixed-rate load generator', () => {
+  test('raw net client: ~200 samples in 1 s at 200/s, ordered percentiles, no errors', async () => {
+    const up = await startUpstream(0)
+    try {
+      const r = await runFixedRate({
+        url: `http://127.0.0.1:${up.port}/json`,
+        rate: 200,
+        durationSec: 1,
+        connections: 4,
+        client: 'net',
+      })
+      assert.equal(r.scheduled, 200)
+      assert.equal(r.sent, 200)
+      assert.equal(r.ok, 200)
+      assert.equal(r.errors + r.non2xx + r.timeouts, 0)
+      assert.equal(r.latencyUs.count, 200)
+      assertOrdered(r.latencyUs)
+      assertOrdered(r.serviceUs)
+      // Latency from the schedule includes the wait for the send: never below the service time.
+      assert.ok(r.latencyUs.p50 >= r.serviceUs.p50, `${r.latencyUs.p50} >= ${r.serviceUs.p50}`)
+      // The schedule spans 1 s; finishing much earlier would mean the rate was not held.
+      assert.ok(r.windowSec >= 0.99 && r.windowSec < 1.5, `window ${r.windowSec}s`)
+    } finally {
+      up.close()
+    }
+  })
+
+  test('undici client reports the same counts', async () => {
+    const up = await startUpstream(0)
+    try {
+      const r = await runFixedRate({
+        url: `http://127.0.0.1:${up.port}/json`,
+        rate: 200,
+        durationSec: 0.5,
+        connections: 2,
+        client: 'undici',
+      })
+      assert.equal(r.ok, 100)
+      assert.equal(r.errors + r.non2xx + r.timeouts, 0)
+      assertOrdered(r.latencyUs)
+    } finally {
+      up.close()
+    }
+  })
+
+  test('counts non-2xx, chunked bodies and server-closed connections through the raw parser', async () => {
+    // A raw server: 404 with a chunked body and `Connection: close` on every second response.
+    let n = 0
+    const server = net.createServer((socket) => {
+      socket.on('data', () => {
+        n++
+        const close = n % 2 === 0
+        socket.write(
+          'HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n' +
+            (close ? 'Connection: close\r\n' : '') +
+            '\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+        )
+        if (close) socket.end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      const r = await runFixedRate({ url: `http://127.0.0.1:${port}/x`, rate: 100, durationSec: 0.5, connections: 2, client: 'net' })
+      assert.equal(r.scheduled, 50)
+      assert.equal(r.non2xx, 50)
+      assert.equal(r.ok + r.errors + r.timeouts, 0)
+    } finally {
+      server.close()
+    }
+  })
+
+  test('a target that never answers shows up as timeouts and in the tail, not as silence', async () => {
+    const server = net.createServer(() => {})
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      const r = await runFixedRate({
+        url: `http://127.0.0.1:${port}/`,
+        rate: 100,
+        durationSec: 0.3,
+        connections: 2,
+        client: 'net',
+        graceMs: 200,
+      })
+      assert.equal(r.ok, 0)
+      assert.equal(r.timeouts, 30)
+      assert.equal(r.sent, 2)
+      assert.ok(r.latencyUs.max >= 200_000, `max ${r.latencyUs.max} µs includes the stall`)
+    } finally {
+      server.close()
+    }
+  })
+
+  test('runs as a separate process and reports the target tree CPU', async () => {
+    const up = await startUpstream(0)
+    try {
+      const r = (await spawnLoadgen({
+        mode: 'fixed',
+        url: `http://127.0.0.1:${up.port}/json`,
+        rate: 300,
+        durationSec: 1,
+        connections: 4,
+        cpuPid: process.pid,
+      })) as FixedRateResult
+      assert.equal(r.mode, 'fixed')
+      assert.equal(r.ok, 300)
+      assert.ok(r.loadgenCpuSec > 0)
+      // The upstream runs in this test process, so its CPU is in the measured tree.
+      assert.ok(r.targetCpuSec !== null && r.targetCpuSec >= 0)
+    } finally {
+      up.close()
+    }
+  })
+})
+
+describe('cpu.ts', () => {
+  test('CPU of a busy child (and its grandchild) is positive and grows', async () => {
+    // sh -> node busy loop: the grandchild's CPU must be found through ppid links.
+    const child = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "for(;;){}"; true`], { stdio: 'ignore' })
+    try {
+      const pid = child.pid as number
+      await new Promise((r) => setTimeout(r, 300))
+      const tree = processTree(pid)
+      assert.ok(tree.length >= 2, `tree of sh has its node child: ${JSON.stringify(tree)}`)
+      const t0 = performance.now()
+      const a = cpuOf(pid)
+      await new Promise((r) => setTimeout(r, 400))
+      const b = cpuOf(pid)
+      assert.ok(a > 0, `first sample ${a}`)
+      assert.ok(b > a, `monotonic: ${a} -> ${b}`)
+      // One spinning thread cannot use more CPU than wall time (plus a clock tick of rounding); the
+      // lower bound stays loose because other tests may be sharing these two cores.
+      assert.ok(b - a <= (performance.now() - t0) / 1000 + 0.02, `delta ${b - a}`)
+      assert.ok(treeRss(pid).totalBytes > rssOf(pid), 'tree RSS includes the node grandchild')
+    } finally {
+      process.kill(child.pid as number)
+      for (const s of processTree(child.pid as number)) {
+        try {
+          process.kill(s.pid, 'SIGKILL')
+        } catch {
+          // gone
+        }
+      }
+    }
+  })
+
+  test('a pid that does not exist has no tree and no CPU', () => {
+    assert.deepEqual(processTree(2 ** 22 + 12345), [])
+    assert.equal(cpuOf(2 ** 22 + 12345), 0)
+    assert.equal(rssOf(2 ** 22 + 12345), 0)
+  })
+})
+
+describe('nginx reference proxy', () => {
+  test('is installed (the benchmark needs it)', () => {
+    assert.ok(findNginx() !== null, `nginx is not installed; install it with: ${NGINX_INSTALL_HINT}`)
+  })
+
+  test('starts in front of the upstream, proxies, and stops', async () => {
+    assert.ok(findNginx() !== null, `nginx is not installed; install it with: ${NGINX_INSTALL_HINT}`)
+    const up = await startUpstream(0)
+    try {
+      const nginx = await startNginx({ upstreamPort: up.port })
+      let stopped = false
+      try {
+        const res = await fetch(`http://127.0.0.1:${nginx.port}/json`)
+        assert.equal(res.status, 200)
+        assert.match(res.headers.get('server') ?? '', /^nginx/)
+        assert.deepEqual(Buffer.from(await res.arrayBuffer()), SMALL_BODY)
+        assert.ok(processTree(nginx.pid).length >= 2, 'master and one worker')
+        await nginx.stop()
+        stopped = true
+        assert.equal(processTree(nginx.pid).length, 0, 'nginx exited')
+        await assert.rejects(fetch(`http://127.0.0.1:${nginx.port}/json`))
+      } finally {
+        if (!stopped) await nginx.stop()
+      }
+    } finally {
+      up.close()
+    }
+  })
+})
+
+describe('e2e summary', () => {
+  test('spread takes the median of odd and even counts', () => {
+    assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3 })
+    assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 })
+  })
+})
