@@ -130,8 +130,8 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const path = ['upstreams', i]
     const { targets: _targets, id: givenId, ...fields } = entry
     const ref: EntityRef = { id: givenId ?? uuidV5(`upstream:${entry.name}`), name: entry.name }
-    upstreamRegistry.add(ref, path, givenId !== undefined)
-    upstreamRegistry.addName(entry.name, { ref, path }, 'name')
+    // A repeated name is reported once, not again as the repeated id generated from it.
+    if (upstreamRegistry.addName(entry.name, { ref, path }, 'name')) upstreamRegistry.add(ref, path, givenId !== undefined)
     const upstream = { fields: { id: ref.id, ...fields }, targets: [] as Target[] }
     upstreams.push(upstream)
     upstreamById.set(ref.id, upstream)
@@ -166,8 +166,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const path = ['services', i]
     const { routes: _routes, plugins: _plugins, id: givenId, ...fields } = entry
     const ref: EntityRef = { id: givenId ?? uuidV5(`service:${entry.name}`), name: entry.name }
-    serviceRegistry.add(ref, path, givenId !== undefined)
-    serviceRegistry.addName(entry.name, { ref, path }, 'name')
+    if (serviceRegistry.addName(entry.name, { ref, path }, 'name')) serviceRegistry.add(ref, path, givenId !== undefined)
     services.push({ id: ref.id, ...fields, upstream: upstreamRegistry.findByName(entry.host) })
   })
   // Services are resolved by name or id from here on; their refs are what routes and plugins carry.
@@ -180,9 +179,9 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const id =
       givenId ?? uuidV5(username !== undefined ? `consumer:username:${username}` : `consumer:custom_id:${custom_id}`)
     const ref: EntityRef = { id, name: username ?? custom_id ?? null }
-    consumerRegistry.add(ref, path, givenId !== undefined)
-    if (username !== undefined) consumerRegistry.addName(username, { ref, path }, 'username')
-    if (custom_id !== undefined) consumerCustomIds.addName(custom_id, { ref, path }, 'custom_id')
+    const uniqueUsername = username === undefined || consumerRegistry.addName(username, { ref, path }, 'username')
+    const uniqueCustomId = custom_id === undefined || consumerCustomIds.addName(custom_id, { ref, path }, 'custom_id')
+    if (uniqueUsername && (uniqueCustomId || username !== undefined)) consumerRegistry.add(ref, path, givenId !== undefined)
     consumers.push({ id, username: username ?? null, custom_id: custom_id ?? null, ...fields })
   })
 
@@ -210,8 +209,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       id = uuidV5(key)
     }
     const ref: EntityRef = { id, name: name ?? null }
-    routeRegistry.add(ref, path, givenId !== undefined)
-    if (name !== undefined) routeRegistry.addName(name, { ref, path }, 'name')
+    if (name === undefined || routeRegistry.addName(name, { ref, path }, 'name')) routeRegistry.add(ref, path, givenId !== undefined)
     routes.push({
       id,
       name: name ?? null,
