@@ -281,7 +281,7 @@ describe('deterministic ids', () => {
 
   test('ids follow names and content, not position in the file', () => {
     const forward = validateConfig(sample())
-    const raw = sample() as { services: unknown[] }
+    const raw = sample() as unknown as { services: unknown[] }
     raw.services.reverse()
     const reversed = validateConfig(raw)
     const byName = (c: typeof forward) => Object.fromEntries(c.services.map((s) => [s.name, s.id]))
