@@ -54,9 +54,12 @@ export function parseConfigText(text: string, filename: string): unknown {
       return JSON.parse(body)
     } catch (err) {
       const message = (err as Error).message
+      // V8 gives a position for some errors only; the scanner finds it for the others.
       const position = /at position (\d+)/.exec(message)
-      const where = lineColumn(body, position ? Number(position[1]) : body.length)
-      const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/^JSON\.parse: /, '')
+      const where = lineColumn(body, position ? Number(position[1]) : jsonErrorOffset(body))
+      const reason = message
+        .replace(/ (in JSON )?at position \d+.*$/s, '')
+        .replace(/, (".*"|\.\.\.".*"|".*"\.\.\.|\.\.\.".*"\.\.\.) is not valid JSON$/s, '')
       throw new ConfigError(
         [{ path: `line ${where.line}, column ${where.column}`, message: `JSON syntax error: ${reason}`, ...where } satisfies ConfigIssue],
         filename,
@@ -81,6 +84,89 @@ export function parseConfigText(text: string, filename: string): unknown {
     return doc.toJS({ maxAliasCount: 100 })
   } catch (err) {
     throw new ConfigError([{ path: '', message: `YAML error: ${(err as Error).message}` }], filename)
+  }
+}
+
+/**
+ * Offset of the first syntax error in JSON text (V8's messages do not always carry one). Walks the
+ * JSON grammar without building values; only called after JSON.parse has failed.
+ */
+function jsonErrorOffset(text: string): number {
+  let i = 0
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++
+  }
+  const fail = (): never => {
+    throw i
+  }
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length
+    else fail()
+  }
+  const string = () => {
+    if (text[i] !== '"') fail()
+    i++
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail()
+      if (text[i] === '\\') {
+        i++
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail()
+          i += 4
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail()
+      }
+      i++
+    }
+    if (i >= text.length) fail()
+    i++
+  }
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i))
+    if (m === null) fail()
+    else i += m[0].length
+  }
+  const value = (): void => {
+    ws()
+    const c = text[i]
+    if (c === '{') {
+      i++
+      ws()
+      if (text[i] === '}') return void i++
+      for (;;) {
+        ws()
+        string()
+        ws()
+        if (text[i] !== ':') fail()
+        i++
+        value()
+        ws()
+        if (text[i] === ',') i++
+        else if (text[i] === '}') return void i++
+        else fail()
+      }
+    } else if (c === '[') {
+      i++
+      ws()
+      if (text[i] === ']') return void i++
+      for (;;) {
+        value()
+        ws()
+        if (text[i] === ',') i++
+        else if (text[i] === ']') return void i++
+        else fail()
+      }
+    } else if (c === '"') string()
+    else if (c === 't') literal('true')
+    else if (c === 'f') literal('false')
+    else if (c === 'n') literal('null')
+    else number()
+  }
+  try {
+    value()
+    ws()
+    return i
+  } catch (offset) {
+    return offset as number
   }
 }
 
