@@ -6,7 +6,7 @@ type Destination = ReturnType<typeof pino.destination>
 
 /**
  * One JSON line per request, written off the request path: lines go into sonic-boom's (pino.destination)
- * in-memory buffer and are flushed asynchronously once 16 KiB have gathered, and at least every second.
+ * in-memory buffer and are flushed asynchronously once 8 KiB have gathered, and at least every second.
  * A line is formatted by hand (one template string) rather than by a logger: it is the only per-request
  * logging work.
  */
@@ -18,7 +18,7 @@ export class AccessLog implements AccessLogSink {
     this.dest = pino.destination({
       dest: target === 'stdout' ? 1 : target,
       sync: false,
-      minLength: 16 * 1024,
+      minLength: 8 * 1024,
       mkdir: target !== 'stdout',
     })
     this.timer = setInterval(() => this.flush(), 1000)

@@ -8,6 +8,9 @@ export type ToWorker =
   | { type: 'stats'; id: number }
 
 export type FromWorker =
+  /** The worker has its message handler installed: send it the config now (not on 'online', which
+   * fires before the worker's modules have loaded, and a message sent then would be lost). */
+  | { type: 'hello' }
   | { type: 'listening'; version: number; native: boolean }
   | { type: 'config-applied'; version: number }
   | { type: 'config-failed'; version: number; error: string }

@@ -75,7 +75,6 @@ export class Primary {
     slot.worker = worker
     slot.ready = false
     slot.startedAt = Date.now()
-    worker.on('online', () => this.sendConfig(worker))
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg))
     worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal))
   }
@@ -88,6 +87,9 @@ export class Primary {
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     switch (msg.type) {
+      case 'hello':
+        if (slot.worker !== null) this.sendConfig(slot.worker)
+        break
       case 'listening':
         slot.ready = true
         slot.version = msg.version

@@ -82,13 +82,6 @@ export class Snapshot {
   }
 }
 
-function splitTarget(target: string): TargetSpec & { weight: number } {
-  // `host:port` or `[v6]:port`; the schema has already validated the shape.
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(target)
-  if (m === null) throw new Error(`invalid target '${target}'`)
-  return { host: m[1], port: Number(m[2]), weight: 100 }
-}
-
 function hashKeyFn(on: HashOn, header: string | null): (ctx: RequestContext) => string | null {
   switch (on) {
     case 'ip':
@@ -112,33 +105,35 @@ export function compileSnapshot(
   hash: string,
   registry: PoolRegistry,
 ): Snapshot {
-  const upstreams = new Map(config.upstreams.map((u) => [u.name, u]))
+  const upstreams = new Map(config.upstreams.map((u) => [u.id, u]))
   const leased: Pool[] = []
   const services = new Map<string, CompiledService>()
 
   for (const svc of config.services) {
-    const upstream = upstreams.get(svc.host)
+    const upstream = svc.upstream === null ? undefined : upstreams.get(svc.upstream.id)
     const protocol = svc.protocol
     const specs: TargetSpec[] = upstream
-      ? upstream.targets.map((t) => ({ ...splitTarget(t.target), weight: t.weight }))
+      ? upstream.targets.map((t) => ({ host: t.host, port: t.port, weight: t.weight }))
       : [{ host: svc.host, port: svc.port, weight: 100 }]
     const balancer = createBalancer(upstream?.algorithm ?? 'round-robin', specs, { slots: upstream?.slots })
     const pools = new Map<string, Pool>()
     for (const target of balancer.targets) {
       if (pools.has(target.key)) continue
-      const pool = registry.lease(`${protocol}://${target.key}`, svc.connect_timeout)
+      const { host, port } = target.spec
+      const pool = registry.lease(`${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`, svc.connect_timeout)
       leased.push(pool)
       pools.set(target.key, pool)
     }
     const defaultPort = protocol === 'https' ? 443 : 80
     const primary = hashKeyFn(upstream?.hash_on ?? 'none', upstream?.hash_on_header ?? null)
     const fallback = hashKeyFn(upstream?.hash_fallback ?? 'none', upstream?.hash_fallback_header ?? null)
-    const basePath = svc.path === null || svc.path === '/' ? '' : svc.path.replace(/\/$/, '')
+    const basePath = svc.path === null || svc.path === undefined || svc.path === '/' ? '' : svc.path.replace(/\/$/, '')
+    const host = svc.host.includes(':') ? `[${svc.host}]` : svc.host
     services.set(svc.id, {
       id: svc.id,
       name: svc.name ?? svc.id,
       basePath,
-      hostHeader: svc.port === defaultPort ? svc.host : `${svc.host}:${svc.port}`,
+      hostHeader: svc.port === defaultPort ? host : `${host}:${svc.port}`,
       retries: svc.retries,
       readTimeout: svc.read_timeout,
       writeTimeout: svc.write_timeout,
@@ -151,8 +146,8 @@ export function compileSnapshot(
   const routes: CompiledRoute[] = []
   const specs: RouteSpec<CompiledRoute>[] = []
   config.routes.forEach((r, order) => {
-    const service = services.get(r.service)
-    if (service === undefined) throw new Error(`route '${r.name ?? r.id}' names unknown service '${r.service}'`)
+    const service = services.get(r.service.id)
+    if (service === undefined) throw new Error(`route '${r.name ?? r.id}' names unknown service '${r.service.id}'`)
     const compiled: CompiledRoute = {
       id: r.id,
       name: r.name ?? r.id,
@@ -166,9 +161,7 @@ export function compileSnapshot(
       paths: r.paths ?? null,
       methods: r.methods ?? null,
       hosts: r.hosts ? r.hosts.map((h) => h.toLowerCase()) : null,
-      headers: r.headers
-        ? Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v]))
-        : null,
+      headers: r.headers ? Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v as readonly string[]])) : null,
       regexPriority: r.regex_priority,
       order,
       target: compiled,

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
 import { RequestContext } from '../pipeline/context.js'
 import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
-import { connectionTokens, isHopByHop, resolveClientIp, type TrustedIps } from '../proxy/headers.js'
+import { connectionTokens, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
 import type { Snapshot } from './compile.js'
 import { normalizePath } from './normalize.js'
@@ -218,18 +218,24 @@ export class ProxyServer implements ExchangeHooks {
     const out: string[] = []
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]
-      if (isHopByHop(name) || OWNED.has(name)) continue
+      if (isHopByHop(name) || isOwnedOnForward(name) || name === snapshot.correlationHeader) continue
       if (connectionNamed !== null && connectionNamed.includes(name)) continue
-      if (name === snapshot.correlationHeader) continue
-      if (!trustedPeer && FORWARDING.has(name)) continue
       out.push(name, headers[i + 1])
     }
     out.push('host', route.preserveHost ? rawHost : service.hostHeader)
-    out.push('x-forwarded-for', trustedPeer && sXff !== undefined ? `${sXff}, ${peerIp}` : peerIp)
-    if (!trustedPeer || ctx.header('x-forwarded-proto') === undefined) out.push('x-forwarded-proto', proto)
-    if (!trustedPeer || ctx.header('x-forwarded-host') === undefined) out.push('x-forwarded-host', host)
-    if (!trustedPeer || ctx.header('x-forwarded-port') === undefined) out.push('x-forwarded-port', port)
-    out.push('x-real-ip', clientIp)
+    writeForwardedHeaders(
+      out,
+      trustedPeer,
+      peerIp,
+      clientIp,
+      sXff,
+      trustedPeer ? ctx.header('x-forwarded-proto') : undefined,
+      trustedPeer ? ctx.header('x-forwarded-host') : undefined,
+      trustedPeer ? ctx.header('x-forwarded-port') : undefined,
+      proto,
+      host,
+      port,
+    )
     if (snapshot.correlationHeader !== null) out.push(snapshot.correlationHeader, requestId)
 
     const rest = route.stripPath ? ctx.path.slice(match.matchedLength) : ctx.path
@@ -308,11 +314,6 @@ export class ProxyServer implements ExchangeHooks {
     }
   }
 }
-
-/** Headers Sluice sets itself on the upstream request (inbound copies dropped). */
-const OWNED = new Set(['host', 'content-length', 'expect', 'x-real-ip', 'x-forwarded-for'])
-/** Forwarding headers trusted only from trusted proxies. */
-const FORWARDING = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'])
 
 function isDigits(s: string): boolean {
   if (s.length === 0 || s.length > 15) return false

@@ -114,6 +114,11 @@ export function runWorker(): void {
             send({ type: 'config-applied', version: msg.version })
           }
         } catch (err) {
+          if (server === null) {
+            // Nothing to keep serving: the first config must compile.
+            send({ type: 'listen-failed', error: `config does not compile: ${(err as Error).message}` })
+            process.exit(1)
+          }
           send({ type: 'config-failed', version: msg.version, error: (err as Error).message })
         }
         break
@@ -137,6 +142,8 @@ export function runWorker(): void {
         break
     }
   })
+
+  send({ type: 'hello' })
 
   // The primary is gone (crashed or killed): finish what is running, then leave.
   process.on('disconnect', () => void drain(Date.now() + 5000))
