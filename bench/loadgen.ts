@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import autocannon from 'autocannon'
+import type autocannon from 'autocannon'
 import * as hdr from 'hdr-histogram-js'
-import { Pool } from 'undici'
-import type { Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import { cpuOf } from './cpu.js'
 
 export type ClientKind = 'net' | 'undici'
@@ -647,8 +646,11 @@ class UndiciSlot implements Slot, Dispatcher.DispatchHandler {
   }
 }
 
-function undiciTransport(url: URL, connections: number): Transport {
-  const pool = new Pool(url.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 })
+// autocannon and undici load on demand: a fixed-rate run on the raw client starts faster without them,
+// which matters to tests that spawn this file.
+async function undiciTransport(url: URL, connections: number): Promise<Transport> {
+  const { Pool } = await import('undici')
+  const pool: Pool = new Pool(url.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 })
   const dispatchOpts: Dispatcher.DispatchOptions = { method: 'GET', path: url.pathname + url.search }
   return {
     async open(): Promise<void> {
@@ -675,7 +677,7 @@ export async function runFixedRate(opts: FixedRateOptions): Promise<FixedRateRes
   }
   const url = new URL(opts.url)
   if (opts.client === 'undici') {
-    const run = new FixedRateRun(opts, undiciTransport(url, opts.connections), (id, r) => new UndiciSlot(id, r))
+    const run = new FixedRateRun(opts, await undiciTransport(url, opts.connections), (id, r) => new UndiciSlot(id, r))
     return run.run()
   }
   const target = netTargetOf(url)
@@ -688,11 +690,12 @@ export async function runFixedRate(opts: FixedRateOptions): Promise<FixedRateRes
 // ---------------------------------------------------------------------------------------------
 
 export async function runSaturation(opts: SaturationOptions): Promise<SaturationResult> {
+  const { default: autocannonRun } = await import('autocannon')
   const hist = opts.latency === true ? newHistogram() : null
   opts.onWindowStart?.()
   const cpu0 = cpuSecondsOfSelf()
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
+    const instance = autocannonRun(
       { url: opts.url, connections: opts.connections, pipelining: 1, duration: opts.durationSec },
       (err, res) => (err ? reject(err) : resolve(res)),
     )

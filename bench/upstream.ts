@@ -24,6 +24,15 @@ const LARGE_TARGET_BYTES = 1024 * 1024
  * Deterministic: the same bytes on every run and every machine, so response sizes compare.
  */
 export function buildLargeBody(targetBytes: number = LARGE_TARGET_BYTES): Buffer {
+  if (targetBytes === LARGE_TARGET_BYTES && largeBody !== null) return largeBody
+  const built = generateLargeBody(targetBytes)
+  if (targetBytes === LARGE_TARGET_BYTES) largeBody = built
+  return built
+}
+
+let largeBody: Buffer | null = null
+
+function generateLargeBody(targetBytes: number): Buffer {
   // A fixed linear congruential generator instead of Math.random: same document every start.
   let seed = 0x2545f491
   const next = (): number => {
