@@ -56,7 +56,7 @@ function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
   if (typeof value === 'string') return `the string ${describeValue(value)}`
-  if (typeof value === 'number') return Number.isInteger(value) ? `the number ${value}` : `the number ${value}`
+  if (typeof value === 'number') return `the number ${value}`
   return `${typeof value} ${describeValue(value)}`
 }
 

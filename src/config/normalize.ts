@@ -31,6 +31,8 @@ class Registry {
   constructor(
     private readonly kind: string,
     private readonly report: (path: Path, message: string) => void,
+    /** Upstream names are host names, stored lower-case, so references to them ignore case too. */
+    private readonly foldCase = false,
   ) {}
 
   /** Records an entity; `idGiven` says whether the id came from the file (to point at the field). */
@@ -57,7 +59,7 @@ class Registry {
 
   /** A reference from another entity: an id, else a name. Reports and returns null when unknown. */
   resolve(value: string, at: Path): EntityRef | null {
-    const found = this.ids.get(value.toLowerCase()) ?? this.names.get(value)
+    const found = this.ids.get(value.toLowerCase()) ?? this.names.get(this.foldCase ? value.toLowerCase() : value)
     if (found !== undefined) return found.ref
     const hint = suggest(value, [...this.names.keys()])
     this.report(at, `no ${this.kind} named '${value}' (or with that id)${hint !== null ? `; did you mean '${hint}'?` : ''}`)
@@ -117,7 +119,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
 
   const serviceRegistry = new Registry('service', report)
   const routeRegistry = new Registry('route', report)
-  const upstreamRegistry = new Registry('upstream', report)
+  const upstreamRegistry = new Registry('upstream', report, true)
   const targetRegistry = new Registry('target', report)
   const consumerRegistry = new Registry('consumer', report)
   const consumerCustomIds = new Registry('consumer', report)

@@ -376,8 +376,8 @@ export const settingsSchema = z.strictObject(settingsShape).superRefine((setting
   }
 })
 
-/** Resolved node settings. */
-export type Settings = Readonly<z.output<typeof settingsSchema>>
+/** Resolved node settings (frozen, like the config). */
+export type Settings = DeepReadonly<z.output<typeof settingsSchema>>
 
 /**
  * The `settings` block as written in a file: the same fields, all optional and without defaults,

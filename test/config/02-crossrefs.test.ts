@@ -127,14 +127,22 @@ describe('uniqueness', () => {
 })
 
 describe('upstreams and targets', () => {
-  test('top-level targets join their upstream (by name or id); every upstream carries its targets', () => {
+  test('top-level targets join their upstream (by name, case-insensitively, or id); every upstream carries its targets', () => {
     const config = validateConfig(
       doc({
-        upstreams: [{ name: 'users.internal', targets: [{ target: '10.0.0.1:80' }] }, { name: 'empty.internal' }],
-        targets: [{ upstream: 'users.internal', target: '10.0.0.2:80', weight: 5 }],
+        upstreams: [
+          { name: 'users.internal', targets: [{ target: '10.0.0.1:80' }] },
+          { name: 'empty.internal' },
+          { name: 'by-id.internal', id: '0b0b0b0b-0000-4000-8000-000000000001' },
+        ],
+        targets: [
+          { upstream: 'Users.Internal', target: '10.0.0.2:80', weight: 5 },
+          { upstream: '0b0b0b0b-0000-4000-8000-000000000001', target: '10.0.0.3:80' },
+        ],
       }),
     )
-    const [users, empty] = config.upstreams
+    const [users, empty, byId] = config.upstreams
+    assert.deepEqual(byId.targets.map((t) => t.target), ['10.0.0.3:80'])
     assert.deepEqual(users.targets.map((t) => [t.target, t.weight, t.upstream.name]), [
       ['10.0.0.1:80', 100, 'users.internal'],
       ['10.0.0.2:80', 5, 'users.internal'],
