@@ -68,6 +68,22 @@ export function parsePlainPath(path: string): ParsedPath {
   return { statics, params, minLength }
 }
 
+/**
+ * A sequential (flat) copy of `s`. Strings built by `+=` are V8 cons-strings (ropes) and `slice`
+ * makes sliced strings; charCodeAt and startsWith on those go through an indirection on every call.
+ * Everything the hot path reads char by char is flattened once at compile time.
+ */
+export function flatten(s: string): string {
+  let out = ''
+  for (let i = 0; i < s.length; i += 4096) {
+    const codes: number[] = []
+    const end = Math.min(s.length, i + 4096)
+    for (let j = i; j < end; j++) codes.push(s.charCodeAt(j))
+    out = out.length === 0 ? String.fromCharCode(...codes) : out + String.fromCharCode(...codes)
+  }
+  return out
+}
+
 /** Mutable, uncompressed node used only while building. */
 class BuildNode<P> {
   readonly kids = new Map<number, BuildNode<P>>()
@@ -242,7 +258,7 @@ function compress<V, P>(
     label += String.fromCharCode(code)
     b = kid
   }
-  const node = new TrieNode<P>(label, isParam)
+  const node = new TrieNode<P>(flatten(label), isParam)
   if (b.payload !== null) node.payload = makePayload(b.payload)
   if (b.param !== null) node.paramChild = compress(b.param, '', true, makePayload)
   const codes = [...b.kids.keys()].sort((x, y) => x - y)

@@ -40,7 +40,7 @@
 //
 // A 404 is `null`. Compile errors throw RouteCompileError naming the route id.
 
-import { PathTrie, parsePlainPath, type ParsedPath, type TrieSink } from './radix.js'
+import { flatten, PathTrie, parsePlainPath, type ParsedPath, type TrieSink } from './radix.js'
 import type { HeaderLookup, RouteMatch, RouteSpec, Router } from './types.js'
 
 export class RouteCompileError extends Error {
@@ -70,6 +70,8 @@ class HeaderRule {
 class RouteEntry<T> {
   /** Position in the global precedence order, 0 = best. Set once after sorting. */
   rank = 0
+  /** Regex entry covered by the router's combined gate regex (see CompiledRouter.regexGate). */
+  inGate = false
   constructor(
     readonly spec: RouteSpec<T>,
     readonly pathIndex: number,
@@ -83,7 +85,7 @@ class RouteEntry<T> {
     readonly paramNames: readonly string[] | null,
     readonly regex: RegExp | null,
     readonly regexHasNames: boolean,
-    /** Literal text every regex match starts with: a cheap startsWith reject before exec. */
+    /** Literal text every regex match starts with: where the entry sits in the trie. */
     readonly regexLiteralPrefix: string,
     /** Shared result for entries whose match never varies (plain path without params, or no path). */
     readonly fixedMatch: RouteMatch<T> | null,
@@ -112,13 +114,18 @@ function comparePrecedence<T>(a: RouteEntry<T>, b: RouteEntry<T>): number {
   return a.pathIndex - b.pathIndex
 }
 
-/** What a trie terminal holds: entries ending there, split so exact-host routes are found by Map. */
+/**
+ * What a trie terminal holds: plain entries whose path ends there, split so exact-host routes are
+ * found by Map; and regex entries whose literal prefix ends there (candidates once the walk passes).
+ */
 class Terminal<T> {
   constructor(
-    /** Entries without hosts or with a wildcard host, by rank. */
+    /** Plain entries without hosts or with a wildcard host, by rank. */
     readonly anyHost: readonly RouteEntry<T>[],
-    /** Exact host -> entries whose hosts are all exact and include it, by rank. */
+    /** Exact host -> plain entries whose hosts are all exact and include it, by rank. */
     readonly byHost: ReadonlyMap<string, readonly RouteEntry<T>[]> | null,
+    /** Regex entries whose literal prefix is this node's path, by rank. */
+    readonly regexes: readonly RouteEntry<T>[] | null,
   ) {}
 }
 
@@ -126,7 +133,13 @@ function makeTerminal<T>(entries: RouteEntry<T>[]): Terminal<T> {
   entries.sort((a, b) => a.rank - b.rank)
   const anyHost: RouteEntry<T>[] = []
   let byHost: Map<string, RouteEntry<T>[]> | null = null
+  let regexes: RouteEntry<T>[] | null = null
   for (const e of entries) {
+    if (e.isRegex) {
+      regexes ??= []
+      regexes.push(e)
+      continue
+    }
     if (!e.plainHostOnly) {
       anyHost.push(e)
       continue
@@ -138,7 +151,7 @@ function makeTerminal<T>(entries: RouteEntry<T>[]): Terminal<T> {
       if (!list.includes(e)) list.push(e)
     }
   }
-  return new Terminal(anyHost, byHost)
+  return new Terminal(anyHost, byHost, regexes)
 }
 
 const NO_HEADERS: HeaderLookup = () => undefined
@@ -146,8 +159,11 @@ const NO_RANK = 0x7fffffff
 
 class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
   private readonly trie: PathTrie<Terminal<T>>
-  /** Regex entries by rank; checked after the trie walk, only while they can still beat its best. */
-  private readonly regexEntries: readonly RouteEntry<T>[]
+  /**
+   * All gate-able regex paths as one sticky alternation: when it fails, no entry with `inGate` can
+   * match, so one regex call replaces one per candidate regex route.
+   */
+  private readonly regexGate: RegExp | null
 
   // Per-lookup scratch state. find() is synchronous and never re-entered (header lookups must not
   // route), so one set of fields per router serves every request without allocating.
@@ -158,11 +174,19 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
   private bestEntry: RouteEntry<T> | null = null
   private bestEnd = 0
   private readonly bestCaptures: Int32Array
+  /**
+   * Regex entries whose literal prefix the walk passed and which could beat the best plain entry
+   * at that point; slots [0, regexCount). Each trie node is visited at most once per walk, so the
+   * array never needs more slots than there are regex entries.
+   */
+  private readonly regexCandidates: (RouteEntry<T> | null)[]
+  private regexCount = 0
 
-  constructor(trie: PathTrie<Terminal<T>>, regexEntries: readonly RouteEntry<T>[]) {
+  constructor(trie: PathTrie<Terminal<T>>, regexEntryCount: number, regexGate: RegExp | null) {
     this.trie = trie
-    this.regexEntries = regexEntries
+    this.regexGate = regexGate
     this.bestCaptures = new Int32Array(trie.captures.length)
+    this.regexCandidates = new Array<RouteEntry<T> | null>(regexEntryCount).fill(null)
   }
 
   // Hot path: no allocation unless the winner has params or named regex groups (then one object
@@ -173,14 +197,37 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
     this.header = header
     this.bestRank = NO_RANK
     this.bestEntry = null
+    this.regexCount = 0
     this.trie.walk(path, this)
 
+    // Regex candidates in rank order (selection: there are only a few), each only while it can
+    // still beat the best so far.
     let regexMatch: RegExpExecArray | null = null
-    const regexes = this.regexEntries
-    for (let i = 0; i < regexes.length; i++) {
-      const e = regexes[i]
-      if (e.rank >= this.bestRank) break
-      if (!path.startsWith(e.regexLiteralPrefix) || !this.passes(e)) continue
+    let gate = 0 // 0: not run yet, 1: some gated regex matches the path, 2: none does
+    const candidates = this.regexCandidates
+    const count = this.regexCount
+    for (;;) {
+      let pick = -1
+      let pickRank = this.bestRank
+      for (let i = 0; i < count; i++) {
+        const c = candidates[i]
+        if (c !== null && c.rank < pickRank) {
+          pick = i
+          pickRank = c.rank
+        }
+      }
+      if (pick < 0) break
+      const e = candidates[pick]!
+      candidates[pick] = null
+      if (e.inGate) {
+        if (gate === 0) {
+          const g = this.regexGate!
+          g.lastIndex = 0
+          gate = g.test(path) ? 1 : 2
+        }
+        if (gate === 2) continue
+      }
+      if (!this.passes(e)) continue
       const re = e.regex!
       re.lastIndex = 0
       if (e.regexHasNames) {
@@ -219,8 +266,15 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
     return { target: best.spec.target, matchedLength: this.bestEnd, params }
   }
 
-  /** Called by the trie walk for every configured plain path that prefixes the request path. */
+  /** Called by the trie walk for every node on the request path that ends a plain path or a regex prefix. */
   terminal(t: Terminal<T>, end: number, depth: number): void {
+    const regexes = t.regexes
+    if (regexes !== null) {
+      for (let i = 0; i < regexes.length; i++) {
+        if (regexes[i].rank >= this.bestRank) break
+        this.regexCandidates[this.regexCount++] = regexes[i]
+      }
+    }
     const list = t.anyHost
     for (let i = 0; i < list.length; i++) {
       const e = list[i]
@@ -320,6 +374,8 @@ interface CompiledRegexPath {
   readonly regex: RegExp
   readonly hasNames: boolean
   readonly literalPrefix: string
+  /** Same language, no capture names, safe to OR with others; null when it can't be (flags, backrefs). */
+  readonly gateSource: string | null
 }
 
 /** Kong 3 regex path (without the `~`) to a sticky JS RegExp. */
@@ -340,7 +396,61 @@ function compileRegexPath(id: string, field: string, source: string): CompiledRe
   if (hasNames && /\(\?<__proto__>/.test(src)) {
     throw new RouteCompileError(id, field, `regex "${source}": group name "__proto__" is not allowed`)
   }
-  return { regex, hasNames, literalPrefix: flags.includes('i') ? '' : literalPrefixOf(src) }
+  const caseless = flags.includes('i')
+  return {
+    regex,
+    hasNames,
+    literalPrefix: caseless ? '' : literalPrefixOf(src),
+    gateSource: caseless ? null : gateSourceOf(src),
+  }
+}
+
+/**
+ * `src` with named groups turned non-capturing, so several sources can share one alternation
+ * (duplicate group names are a SyntaxError in Node 20). Null when that could change what it matches:
+ * numbered or named backreferences, a trailing backslash.
+ */
+export function gateSourceOf(src: string): string | null {
+  let out = ''
+  let inClass = false
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]
+    if (c === '\\') {
+      const n = src[i + 1]
+      if (n === undefined) return null
+      if (!inClass && ((n >= '1' && n <= '9') || n === 'k')) return null
+      out += c + n
+      i++
+    } else if (inClass) {
+      if (c === ']') inClass = false
+      out += c
+    } else if (c === '[') {
+      inClass = true
+      out += c
+    } else if (c === '(' && src[i + 1] === '?' && src[i + 2] === '<' && src[i + 3] !== '=' && src[i + 3] !== '!') {
+      const close = src.indexOf('>', i + 3)
+      if (close < 0) return null
+      out += '(?:'
+      i = close
+    } else {
+      out += c
+    }
+  }
+  return out
+}
+
+/** One sticky alternation of every gate-able regex entry; marks those entries `inGate`. */
+function buildRegexGate<T>(regexEntries: readonly RouteEntry<T>[], gateSources: ReadonlyMap<RouteEntry<T>, string>): RegExp | null {
+  const gated = regexEntries.filter((e) => gateSources.has(e))
+  if (gated.length < 2) return null // one regex is its own gate
+  let gate: RegExp
+  try {
+    gate = new RegExp(gated.map((e) => `(?:${gateSources.get(e)!})`).join('|'), 'y')
+  } catch {
+    return null // never expected (each part compiled alone); fall back to testing each regex
+  }
+  for (const e of gated) e.inGate = true
+  return gate
 }
 
 const REGEX_META = new Set(['.', '^', '$', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}'])
@@ -384,15 +494,15 @@ function compileHosts(id: string, hosts: readonly string[]) {
   const suffixes: string[] = []
   const prefixes: string[] = []
   for (const raw of hosts) {
-    const h = raw.toLowerCase()
+    const h = flatten(raw.toLowerCase())
     const stars = h.split('*').length - 1
     if (h.length === 0) throw new RouteCompileError(id, 'hosts', 'empty host')
     if (stars === 0) {
       exact.push(h)
     } else if (stars === 1 && h.startsWith('*.') && h.length > 2) {
-      suffixes.push(h.slice(1)) // '.example.com'
+      suffixes.push(flatten(h.slice(1))) // '.example.com'
     } else if (stars === 1 && h.endsWith('.*') && h.length > 2) {
-      prefixes.push(h.slice(0, -1)) // 'example.'
+      prefixes.push(flatten(h.slice(0, -1))) // 'example.'
     } else {
       throw new RouteCompileError(
         id,
@@ -407,7 +517,7 @@ function compileHosts(id: string, hosts: readonly string[]) {
 function compileHeaders(id: string, headers: Readonly<Record<string, readonly string[]>>): HeaderRule[] {
   const rules: HeaderRule[] = []
   for (const [rawName, values] of Object.entries(headers)) {
-    const name = rawName.toLowerCase()
+    const name = flatten(rawName.toLowerCase())
     if (!Array.isArray(values) || values.length === 0) {
       throw new RouteCompileError(id, `headers.${rawName}`, 'needs at least one value')
     }
@@ -421,7 +531,7 @@ function compileHeaders(id: string, headers: Readonly<Record<string, readonly st
           throw new RouteCompileError(id, `headers.${rawName}`, `invalid regex "${v}": ${(err as Error).message}`)
         }
       } else {
-        plain.push(v.toLowerCase())
+        plain.push(flatten(v.toLowerCase()))
       }
     }
     rules.push(new HeaderRule(name, plain, regexes))
@@ -432,7 +542,8 @@ function compileHeaders(id: string, headers: Readonly<Record<string, readonly st
 /** Compiles every route into one router. Throws RouteCompileError (naming the route) on a bad spec. */
 export function compileRouter<T>(routes: readonly RouteSpec<T>[]): Router<T> {
   const entries: RouteEntry<T>[] = []
-  const plainPaths: { path: ParsedPath; entry: RouteEntry<T> }[] = []
+  const gateSources = new Map<RouteEntry<T>, string>()
+  const trieItems: { path: ParsedPath; entry: RouteEntry<T> }[] = []
   const ids = new Set<string>()
 
   for (const spec of routes) {
@@ -443,7 +554,7 @@ export function compileRouter<T>(routes: readonly RouteSpec<T>[]): Router<T> {
       throw new RouteCompileError(id, 'regexPriority', 'must be a finite number')
     }
 
-    const methods = isEmpty(spec.methods) ? null : spec.methods!.map((m) => m.toUpperCase())
+    const methods = isEmpty(spec.methods) ? null : spec.methods!.map((m) => flatten(m.toUpperCase()))
     const hasHosts = !isEmpty(spec.hosts)
     const hosts = hasHosts ? compileHosts(id, spec.hosts!) : { exact: [], suffixes: [], prefixes: [] }
     const plainHostOnly = hasHosts && hosts.suffixes.length === 0 && hosts.prefixes.length === 0
@@ -499,7 +610,13 @@ export function compileRouter<T>(routes: readonly RouteSpec<T>[]): Router<T> {
         parsed?.params.length ?? 0,
       )
       entries.push(entry)
-      if (parsed !== null) plainPaths.push({ path: parsed, entry })
+      if (rx !== null && rx.gateSource !== null) gateSources.set(entry, rx.gateSource)
+      if (parsed !== null) trieItems.push({ path: parsed, entry })
+      else if (rx !== null) {
+        // A regex sits where its literal prefix ends: it is a candidate only when the walk gets there.
+        const prefix = rx.literalPrefix
+        trieItems.push({ path: { statics: [prefix], params: [], minLength: prefix.length }, entry })
+      }
     }
   }
 
@@ -507,9 +624,9 @@ export function compileRouter<T>(routes: readonly RouteSpec<T>[]): Router<T> {
   for (let i = 0; i < entries.length; i++) entries[i].rank = i
 
   const trie = PathTrie.build(
-    plainPaths.map(({ path, entry }) => ({ path, value: entry })),
+    trieItems.map(({ path, entry }) => ({ path, value: entry })),
     (values: RouteEntry<T>[]) => makeTerminal(values),
   )
   const regexEntries = entries.filter((e) => e.isRegex)
-  return new CompiledRouter(trie, regexEntries)
+  return new CompiledRouter(trie, regexEntries.length, buildRegexGate(regexEntries, gateSources))
 }
