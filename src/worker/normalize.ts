@@ -6,13 +6,29 @@
 //    `%2F`, `%5c`, `%25` and the case of their hex digits reach the upstream as sent;
 //  - `\` is a separator (Envoy's `..\\` canonicalisation); runs of separators merge into one `/`;
 //  - a path that does not start with `/` gets one (Envoy: `a/b/../c` -> `/a/c`);
-//  - NUL (raw or `%00`), raw control characters (< 0x20, 0x7f) and malformed escapes (`%zz`, `%4`) are
-//    rejected: the caller answers 400 SLUICE_ERR_BAD_PATH.
+//  - NUL (raw or `%00`), raw control characters (< 0x20, 0x7f), malformed escapes (`%zz`, `%4`) and
+//    dot-segments carrying `;` parameters (`..;`, the servlet traversal) are rejected: the caller answers
+//    400 SLUICE_ERR_BAD_PATH.
 
 const SLASH = 0x2f
 const BACKSLASH = 0x5c
 const DOT = 0x2e
 const PERCENT = 0x25
+const SEMICOLON = 0x3b
+
+/**
+ * `..;x` or `.;x` (also with `%3b`): servlet containers (Tomcat, Jetty) drop the `;` parameters and then
+ * treat the segment as a dot-segment, so `/public/..;/admin` reaches `/admin` behind a gateway that routed
+ * and authorised `/public/..;/admin` (Istio #27409, the Tomcat `..;` bypass). No client needs these, so
+ * they are rejected rather than guessed at.
+ */
+function isDotWithParams(seg: string): boolean {
+  if (seg.charCodeAt(0) !== DOT) return false
+  const j = seg.charCodeAt(1) === DOT ? 2 : 1
+  const c = seg.charCodeAt(j)
+  if (c === SEMICOLON) return true
+  return c === PERCENT && seg.charCodeAt(j + 1) === 0x33 /* 3 */ && (seg.charCodeAt(j + 2) | 0x20) === 0x62 /* b */
+}
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30
@@ -46,10 +62,15 @@ export function normalizePath(rawPath: string): string | null {
     if (c === SLASH) {
       if (rawPath.charCodeAt(i - 1) === SLASH) work = true
     } else if (c === DOT) {
-      // Only a whole `.` or `..` segment needs work; `/.well-known` or `/a.b` do not.
+      // Only a segment that is `.`/`..`, possibly followed by `;` or an escape, needs a closer look;
+      // `/.well-known` or `/a.b` do not.
       if (rawPath.charCodeAt(i - 1) === SLASH) {
-        if (segmentEnds(rawPath, i + 1)) work = true
-        else if (rawPath.charCodeAt(i + 1) === DOT && segmentEnds(rawPath, i + 2)) work = true
+        const j = rawPath.charCodeAt(i + 1) === DOT ? i + 2 : i + 1
+        if (segmentEnds(rawPath, j)) work = true
+        else {
+          const next = rawPath.charCodeAt(j)
+          if (next === SEMICOLON || next === PERCENT) work = true
+        }
       }
     } else if (c === PERCENT) {
       if (i + 2 >= n) return null
@@ -83,6 +104,7 @@ function rebuild(rawPath: string): string | null {
     const c = i < n ? rawPath.charCodeAt(i) : SLASH
     if (c === SLASH || c === BACKSLASH) {
       seg += rawPath.slice(segStart, i)
+      if (isDotWithParams(seg)) return null
       if (seg === '' || seg === '.') {
         trailingSlash = true
       } else if (seg === '..') {
