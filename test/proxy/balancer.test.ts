@@ -204,6 +204,12 @@ describe('consistent-hashing', () => {
     }
   })
 
+  test('the mapping does not depend on the order targets are listed in', () => {
+    const forward = assignment(createBalancer('consistent-hashing', specs))
+    const reversed = assignment(createBalancer('consistent-hashing', [...specs].reverse()))
+    assert.deepEqual(reversed, forward)
+  })
+
   test(`spread over ${N} equal targets: each within ±12% of the mean (slot-deal noise is ~3%), chi-square below the 0.1% critical value`, () => {
     const c = counts(createBalancer('consistent-hashing', specs), KEYS, key)
     assert.equal(c.size, N)
