@@ -1,5 +1,6 @@
 import uWS from 'uWebSockets.js'
 import type { Settings } from '../config/schema.js'
+import { deepFreeze } from '../config/normalize.js'
 import { AccessLog } from '../observability/access-log.js'
 import { logger } from '../observability/logger.js'
 import { compileTrustedIps } from '../proxy/headers.js'
@@ -96,7 +97,8 @@ export function runWorker(): void {
             connections: settings.upstream_connections,
             keepAliveTimeout: settings.upstream_keepalive_timeout,
           })
-          const snapshot = compileSnapshot(msg.config, settings, msg.version, msg.hash, registry)
+          // IPC delivers a structured clone: freeze it again so nothing on the request path can mutate config.
+          const snapshot = compileSnapshot(deepFreeze(msg.config), settings, msg.version, msg.hash, registry)
           if (server === null) {
             if (settings.access_log !== 'off') accessLog = new AccessLog(settings.access_log)
             server = new ProxyServer(snapshot, limitsOf(settings), compileTrustedIps(settings.trusted_ips), accessLog)
