@@ -160,7 +160,11 @@ describe('fixed-rate load generator', () => {
 describe('cpu.ts', () => {
   test('CPU of a busy child (and its grandchild) is positive and grows', async () => {
     // sh -> node busy loop: the grandchild's CPU must be found through ppid links.
-    const child = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "for(;;){}"; true`], { stdio: 'ignore' })
+    // Own process group, so the finally block can kill sh and the spinning grandchild together.
+    const child = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "for(;;){}"; true`], {
+      stdio: 'ignore',
+      detached: true,
+    })
     try {
       const pid = child.pid as number
       await new Promise((r) => setTimeout(r, 300))
@@ -177,14 +181,7 @@ describe('cpu.ts', () => {
       assert.ok(b - a <= (performance.now() - t0) / 1000 + 0.02, `delta ${b - a}`)
       assert.ok(treeRss(pid).totalBytes > rssOf(pid), 'tree RSS includes the node grandchild')
     } finally {
-      process.kill(child.pid as number)
-      for (const s of processTree(child.pid as number)) {
-        try {
-          process.kill(s.pid, 'SIGKILL')
-        } catch {
-          // gone
-        }
-      }
+      process.kill(-(child.pid as number), 'SIGKILL')
     }
   })
 
