@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { isIP, type AddressInfo } from 'node:net'
 import { request } from 'undici'
 import {
   canonicalIp,
@@ -153,6 +153,56 @@ describe('canonicalIp', () => {
       ['::1.2.3.4', '::102:304'],
     ]
     for (const [input, expected] of cases) assert.equal(canonicalIp(input), expected, input)
+  })
+
+  test("random IPv6 addresses in random spellings agree with the WHATWG URL serialiser and node's isIP", () => {
+    let seed = 0x9e3779b9
+    const rand = (n: number): number => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) % n
+    }
+    for (let k = 0; k < 5000; k++) {
+      // Mostly zero groups, so runs of zeros (and ties between runs) are common.
+      const g = Array.from({ length: 8 }, () => (rand(3) === 0 ? rand(0x10000) : 0))
+      if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) g[5] = 1 // not mapped
+      let text = g.map((x) => x.toString(16).padStart(rand(2) === 0 ? 4 : 1, '0')).join(':')
+      if (rand(2) === 0) {
+        // Compress one random run of zero groups (not necessarily the longest) with `::`.
+        const zeros = g.map((x, i) => (x === 0 ? i : -1)).filter((i) => i >= 0)
+        if (zeros.length > 0) {
+          const from = zeros[rand(zeros.length)]
+          let to = from
+          while (to + 1 < 8 && g[to + 1] === 0 && rand(4) !== 0) to++
+          text = `${g.slice(0, from).map((x) => x.toString(16)).join(':')}::${g.slice(to + 1).map((x) => x.toString(16)).join(':')}`
+        }
+      }
+      if (rand(2) === 0) text = text.toUpperCase()
+      assert.equal(isIP(text), 6, text)
+      assert.equal(canonicalIp(text), new URL(`http://[${text}]/`).hostname.slice(1, -1), text)
+    }
+  })
+
+  test("random strings over the address alphabet: accepted exactly when node's isIP accepts them", () => {
+    let seed = 0x1234567
+    const rand = (n: number): number => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) % n
+    }
+    const pieces = ['0', '1', '9', '25', '255', '256', '01', 'a', 'F', 'ffff', '12345', ':', ':', '::', '.', '.', '1.2.3.4']
+    let accepted = 0
+    for (let k = 0; k < 50000; k++) {
+      let text = ''
+      const len = 1 + rand(10)
+      for (let j = 0; j < len; j++) text += pieces[rand(pieces.length)]
+      const ours = canonicalIp(text) !== null
+      if (ours) accepted++
+      assert.equal(ours, isIP(text) !== 0, text)
+    }
+    assert.ok(accepted > 500, `only ${accepted} valid samples`)
   })
 
   test('null for anything that is not a bare address', () => {
