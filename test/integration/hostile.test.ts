@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { startGateway, type Gateway } from '../helpers/gateway.js'
 import { raw, statusOf } from '../helpers/http.js'
 import { echo, startUpstream, type Upstream } from '../helpers/upstream.js'
