@@ -56,6 +56,7 @@ export class RouteCompileError extends Error {
 }
 
 const MAX_HEADER_COUNT = 255
+const NO_RANK = 0x7fffffff
 
 /** One header constraint: lower-case name, plain values lower-cased, `~*` values compiled. */
 class HeaderRule {
@@ -119,6 +120,10 @@ function comparePrecedence<T>(a: RouteEntry<T>, b: RouteEntry<T>): number {
  * found by Map; and regex entries whose literal prefix ends there (candidates once the walk passes).
  */
 class Terminal<T> {
+  /** Rank of anyHost[0] (NO_RANK when empty): lets the walk skip a dominated terminal untouched. */
+  readonly anyMinRank: number
+  /** anyHost[0] has no method, host or header constraint: it wins here without a check. */
+  readonly anyFirstFree: boolean
   constructor(
     /** Plain entries without hosts or with a wildcard host, by rank. */
     readonly anyHost: readonly RouteEntry<T>[],
@@ -126,7 +131,11 @@ class Terminal<T> {
     readonly byHost: ReadonlyMap<string, readonly RouteEntry<T>[]> | null,
     /** Regex entries whose literal prefix is this node's path, by rank. */
     readonly regexes: readonly RouteEntry<T>[] | null,
-  ) {}
+  ) {
+    const first = anyHost.length > 0 ? anyHost[0] : null
+    this.anyMinRank = first === null ? NO_RANK : first.rank
+    this.anyFirstFree = first !== null && first.methods === null && !first.checkHost && first.headers === null
+  }
 }
 
 function makeTerminal<T>(entries: RouteEntry<T>[]): Terminal<T> {
@@ -155,7 +164,6 @@ function makeTerminal<T>(entries: RouteEntry<T>[]): Terminal<T> {
 }
 
 const NO_HEADERS: HeaderLookup = () => undefined
-const NO_RANK = 0x7fffffff
 
 class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
   private readonly trie: PathTrie<Terminal<T>>
@@ -275,13 +283,21 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
         this.regexCandidates[this.regexCount++] = regexes[i]
       }
     }
-    const list = t.anyHost
-    for (let i = 0; i < list.length; i++) {
-      const e = list[i]
-      if (e.rank >= this.bestRank) break
-      if (this.passes(e)) {
-        this.take(e, end, depth)
-        break
+    // Hot path: the common terminal is decided from its own fields, without loading any entry
+    // (the entries are the cache misses here).
+    if (t.anyMinRank < this.bestRank) {
+      const list = t.anyHost
+      if (t.anyFirstFree) {
+        this.take(list[0], t.anyMinRank, end, depth)
+      } else {
+        for (let i = 0; i < list.length; i++) {
+          const e = list[i]
+          if (e.rank >= this.bestRank) break
+          if (this.passes(e)) {
+            this.take(e, e.rank, end, depth)
+            break
+          }
+        }
       }
     }
     if (t.byHost === null) return
@@ -291,15 +307,15 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
       const e = hostList[i]
       if (e.rank >= this.bestRank) break
       if (this.passes(e)) {
-        this.take(e, end, depth)
+        this.take(e, e.rank, end, depth)
         break
       }
     }
   }
 
-  private take(e: RouteEntry<T>, end: number, depth: number): void {
+  private take(e: RouteEntry<T>, rank: number, end: number, depth: number): void {
     this.bestEntry = e
-    this.bestRank = e.rank
+    this.bestRank = rank
     this.bestEnd = end
     if (depth > 0) {
       const from = this.trie.captures
