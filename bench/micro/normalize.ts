@@ -3,6 +3,11 @@
 // charCode loop over the path, and a regex pre-check for "needs work"), plus the number of garbage
 // collections during the timed loop as evidence that the fast path does not allocate.
 // Run: node --import tsx bench/micro/normalize.ts
+//
+// Results (node 20.20, 2-vCPU AMD EPYC VM shared with other jobs, 2026-11-25, three runs; absolute numbers
+// drifted ~2x with load, so read the ratios): fast path 95-145 ns for 26 chars and 220-410 ns for 71
+// chars, 1.1-1.8x a bare charCode loop over the same string and never slower than the regex pre-check;
+// 0 GCs over 3M calls (no allocation). Paths needing a rebuild: 260-650 ns, and they allocate.
 import { PerformanceObserver } from 'node:perf_hooks'
 import { normalizePath } from '../../src/worker/normalize.js'
 
