@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { compileRouter, literalPrefixOf, RouteCompileError } from '../../src/router/router.js'
+import { compileRouter, gateSourceOf, literalPrefixOf, RouteCompileError } from '../../src/router/router.js'
 import type { HeaderLookup, RouteSpec } from '../../src/router/types.js'
 
 let nextOrder = 0
@@ -75,6 +75,13 @@ describe('plain paths', () => {
     const r = compileRouter([route('any', { methods: ['GET'] })])
     assert.deepEqual(r.find('GET', '', '/whatever/x', noHeaders), { target: 'any', matchedLength: 0, params: null })
     assert.equal(r.find('POST', '', '/whatever/x', noHeaders), null)
+  })
+
+  test('empty arrays mean "not constrained", like null (Kong is_empty_field)', () => {
+    const r = compileRouter([route('empty', { paths: [], methods: [], hosts: [], headers: {} }), route('p', { paths: ['/p'] })])
+    assert.deepEqual(r.find('DELETE', 'x.com', '/q', noHeaders), { target: 'empty', matchedLength: 0, params: null })
+    // weight 0 loses to any constrained route
+    assert.equal(r.find('GET', '', '/p', noHeaders)?.target, 'p')
   })
 
   test('an empty route table finds nothing', () => {
@@ -177,6 +184,59 @@ describe('regex paths', () => {
     ]
     assert.equal(hit(routes, '/r/12'), 'high')
     assert.equal(hit(routes, '/r/ab'), 'low')
+  })
+
+  test('regexes without a literal prefix are still tried on every path', () => {
+    const routes = [
+      route('anywhere', { paths: ['~.*\\.json$'] }),
+      route('caseless', { paths: ['~(?i)/API/'] }),
+      route('alternation', { paths: ['~/x|/y'] }),
+      route('plain', { paths: ['/api/'] }),
+    ]
+    assert.equal(hit(routes, '/a/b.json'), 'anywhere')
+    assert.equal(hit(routes, '/api/users'), 'caseless')
+    assert.equal(hit(routes, '/y/1'), 'alternation')
+    assert.equal(hit(routes, '/a/b.jsonx'), null)
+  })
+
+  test('a regex is a candidate only where its literal prefix matches, and still ranks globally', () => {
+    const routes = [
+      route('deep-plain', { paths: ['/orders/123/lines/9'] }),
+      route('regex', { paths: ['~/orders/(?<id>\\d+)'] }),
+      route('other-regex', { paths: ['~/invoices/\\d+'], regexPriority: 9 }),
+    ]
+    assert.deepEqual(compileRouter(routes).find('GET', '', '/orders/123/lines/9', noHeaders), {
+      target: 'regex',
+      matchedLength: 11,
+      params: { id: '123' },
+    })
+    assert.equal(hit(routes, '/orders/x'), null)
+    assert.equal(hit(routes, '/invoices/5'), 'other-regex')
+  })
+
+  test('the combined gate regex agrees with the individual regexes', () => {
+    // Named groups with the same name in several routes, classes containing "(?<", escapes.
+    const routes = [
+      route('a', { paths: ['~/a/(?<id>\\d+)$'] }),
+      route('b', { paths: ['~/b/(?<id>[a-z]+)$'] }),
+      route('c', { paths: ['~/c/[(?<x>]+$'] }),
+      route('d', { paths: ['~/d/\\(?<y>z\\)'] }),
+    ]
+    assert.deepEqual(compileRouter(routes).find('GET', '', '/b/xyz', noHeaders)?.params, { id: 'xyz' })
+    assert.equal(hit(routes, '/a/12'), 'a')
+    assert.equal(hit(routes, '/c/(<?x'), 'c')
+    assert.equal(hit(routes, '/d/<y>z)'), 'd')
+    assert.equal(hit(routes, '/d/(<y>z)'), 'd')
+    assert.equal(hit(routes, '/a/x'), null)
+  })
+
+  test('gate sources: named groups become non-capturing; backreferences opt out', () => {
+    assert.equal(gateSourceOf('/a/(?<id>\\d+)'), '/a/(?:\\d+)')
+    assert.equal(gateSourceOf('/a/[(?<x>]'), '/a/[(?<x>]')
+    assert.equal(gateSourceOf('/a/\\(?<x>'), '/a/\\(?<x>')
+    assert.equal(gateSourceOf('(?<=/a)b(?<!c)'), '(?<=/a)b(?<!c)')
+    assert.equal(gateSourceOf('/(a)\\1'), null)
+    assert.equal(gateSourceOf('/(?<n>a)\\k<n>'), null)
   })
 
   test('literal prefix extraction is conservative', () => {
