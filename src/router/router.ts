@@ -1,13 +1,15 @@
 // The router: compiled once per config version from every route, then `find` per request.
 //
 // Precedence (Kong 3 `traditional_compatible`, from kong/router/transform.lua `get_priority`, which
-// packs these into one 64-bit priority; Kong splits a route with several paths into one matcher per
-// path, and so do we: every (route, path) pair is an entry ranked on its own). Among the entries whose
-// constraints all pass, the winner is the first by these keys, in this order:
+// packs these into one 64-bit priority; `split_routes_and_services_by_path` first splits a route into
+// one matcher per prefix length plus one for its regexes; we go one step further and rank every
+// (route, path) pair on its own, which orders the same way). Among the entries whose constraints all
+// pass, the winner is the first by these keys, in this order:
 //   1. weight, higher first: how many of methods, hosts, headers, paths the route constrains
 //      (null or empty = unconstrained). Kong also counts snis; Sluice routes have none.
 //   2. plain hosts only, first: a route whose hosts are all exact beats one with any wildcard host
-//      (and beats a route without hosts at equal weight, as Kong's PLAIN_HOST_ONLY bit does).
+//      (and beats a route without hosts at equal weight, as Kong's PLAIN_HOST_ONLY bit does; Kong
+//      also sets that bit for `hosts: []`, which we treat as "no hosts", like null).
 //   3. header count, higher first (number of header names, capped at 255 like Kong).
 //   4. regex path before plain path (Kong's REGEX_URL bit sits above the path length).
 //   5. among regex paths: regex_priority, higher first.
@@ -39,6 +41,15 @@
 //   - no paths: the route matches every path with matchedLength 0.
 //
 // A 404 is `null`. Compile errors throw RouteCompileError naming the route id.
+//
+// How a lookup runs: one walk of the radix trie (radix.ts) over the path visits every node whose
+// path prefixes the request: plain entries ending there are checked in rank order until one passes
+// or can no longer beat the best so far; regex entries sit at the node where their literal prefix
+// ends and are collected as candidates, then tried in rank order after the walk, only while they can
+// still beat the best plain entry. Measured with bench/micro/router.ts (A/B in one process): trie-
+// placed regexes plus the gate take static-hit lookups to 0.47x and misses to 0.35x of the time of
+// a loop over all regex routes; a typed-array trie layout measured 1.04x (no gain), so nodes stay
+// objects.
 
 import { flatten, PathTrie, parsePlainPath, type ParsedPath, type TrieSink } from './radix.js'
 import type { HeaderLookup, RouteMatch, RouteSpec, Router } from './types.js'
@@ -169,7 +180,8 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
   private readonly trie: PathTrie<Terminal<T>>
   /**
    * All gate-able regex paths as one sticky alternation: when it fails, no entry with `inGate` can
-   * match, so one regex call replaces one per candidate regex route.
+   * match, so one regex call replaces one per candidate regex route (19 ns vs 223 ns for 10
+   * separate tests on the bench's paths).
    */
   private readonly regexGate: RegExp | null
 
