@@ -18,8 +18,9 @@
 //      `/users/` (7).
 //   7. Sluice, where Kong has no rule: fewer `{param}`s first (a static path beats a param path of
 //      the same length).
-//   8. `order`, lower first (earlier in the config). Kong breaks full ties by route id order inside
-//      its ATC router, which is not something a config author can see; config position is.
+//   8. `order`, lower first (earlier in the config). Kong leaves full ties to atc-router, whose
+//      matchers sit in a BTreeMap keyed by (priority, route uuid): an order no config author can see
+//      or control; config position is both.
 //   9. position of the path within the route's `paths`, earlier first (same route either way; this
 //      only decides matchedLength/params when two paths of one route tie).
 //

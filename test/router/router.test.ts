@@ -357,6 +357,17 @@ describe('precedence (each rule, see the top of src/router/router.ts)', () => {
     assert.equal(hit(routes, '/long/path', { host: 'www.example.com' }), 'wild')
   })
 
+  test('rule 2: at equal weight, plain hosts also beat a route with no hosts', () => {
+    const routes = [
+      route('method', { methods: ['GET'], paths: ['/a/b/c'] }),
+      route('host', { hosts: ['api.example.com'], paths: ['/'] }),
+      route('wild', { hosts: ['*.example.com'], paths: ['/'] }),
+    ]
+    assert.equal(hit(routes, '/a/b/c', { host: 'api.example.com' }), 'host')
+    // a wildcard host gets no such bit: the longer path decides
+    assert.equal(hit(routes, '/a/b/c', { host: 'www.example.com' }), 'method')
+  })
+
   test('rule 2: a mix of plain and wildcard hosts counts as wildcard', () => {
     const routes = [
       route('mixed', { hosts: ['api.example.com', '*.example.org'], paths: ['/long'] }),
