@@ -184,7 +184,8 @@ export class PathTrie<P> {
 
   /**
    * Hot path: walks `path` char by char (charCodeAt, no slicing, no arrays), reporting every terminal
-   * on the way to `sink`, shortest prefix first. Recursion happens only at param branches.
+   * on the way to `sink`: depth first, shortest prefix first along each branch, a node's param
+   * branch before its static child. Recursion happens only at param branches.
    */
   walk(path: string, sink: TrieSink<P>): void {
     this.walkFrom(this.root, path, 0, 0, sink)
