@@ -43,7 +43,7 @@ describe('parsePlainPath', () => {
 })
 
 describe('PathTrie.walk', () => {
-  test("reports every prefix terminal, shortest first, with its end position", () => {
+  test('reports every prefix terminal, shortest first, with its end position', () => {
     const trie = build(['/a', '/a/b', '/a/bc', '/x'])
     assert.deepEqual(walk(trie, '/a/bcd'), ['/a@2', '/a/b@4', '/a/bc@5'])
     assert.deepEqual(walk(trie, '/a/x'), ['/a@2'])
