@@ -1,0 +1,73 @@
+// Guards the hot-path promise: static hits and misses allocate nothing per lookup. Heap growth is
+// measured after a full GC, as the difference between a long and a short loop (which cancels the
+// loop's own constant cost). A scavenge during a loop can only make growth look smaller, so the
+// allocating case (params) is checked too, to prove the measurement sees allocation at all.
+
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { compileRouter } from '../../src/router/router.js'
+import type { HeaderLookup, Router } from '../../src/router/types.js'
+import { makeRequests, makeRouteTable, type Request } from './route-table.js'
+
+function getGc(): () => void {
+  const g = (globalThis as { gc?: () => void }).gc
+  if (g) return g
+  v8.setFlagsFromString('--expose-gc')
+  return vm.runInNewContext('gc') as () => void
+}
+
+const noHeaders: HeaderLookup = () => undefined
+
+function run(router: Router<string>, reqs: readonly Request[], n: number): number {
+  let found = 0
+  for (let i = 0; i < n; i++) {
+    const q = reqs[i % reqs.length]
+    if (router.find(q.method, q.host, q.path, noHeaders) !== null) found++
+  }
+  return found
+}
+
+function bytesPerLookup(router: Router<string>, reqs: readonly Request[], n: number): number {
+  const gc = getGc()
+  run(router, reqs, n) // warm-up: optimised code, not the interpreter's feedback allocations
+  const growth = (count: number): number => {
+    gc()
+    const before = process.memoryUsage().heapUsed
+    run(router, reqs, count)
+    return process.memoryUsage().heapUsed - before
+  }
+  const samples: number[] = []
+  for (let i = 0; i < 5; i++) samples.push((growth(n) - growth(n / 5)) / (n - n / 5))
+  samples.sort((a, b) => a - b)
+  return samples[2]
+}
+
+describe('allocation per lookup', () => {
+  const routes = makeRouteTable(7, { routes: 1000, regexes: 10, hostShare: 0.02, methodShare: 0.1, headerShare: 0 })
+  const router = compileRouter(routes)
+  const requests = makeRequests(11, routes, 20_000).map((r) => ({ ...r, path: Buffer.from(r.path).toString() }))
+  const byKind = (pick: (m: ReturnType<typeof router.find>) => boolean) =>
+    requests.filter((r) => pick(router.find(r.method, r.host, r.path, noHeaders))).slice(0, 2000)
+  const regexRoutes = new Set(routes.filter((r) => r.paths?.some((p) => p.startsWith('~'))).map((r) => r.target))
+  const staticHits = byKind((m) => m !== null && m.params === null && !regexRoutes.has(m.target))
+  const misses = byKind((m) => m === null)
+  const paramHits = byKind((m) => m !== null && m.params !== null)
+
+  test('the request sets are not empty', () => {
+    assert.ok(staticHits.length > 100 && misses.length > 100 && paramHits.length > 100)
+  })
+
+  test('static prefix hits allocate nothing', () => {
+    assert.ok(bytesPerLookup(router, staticHits, 100_000) < 1)
+  })
+
+  test('misses allocate nothing', () => {
+    assert.ok(bytesPerLookup(router, misses, 100_000) < 1)
+  })
+
+  test('param hits do allocate (the measurement can see allocation)', () => {
+    assert.ok(bytesPerLookup(router, paramHits, 20_000) > 40)
+  })
+})
