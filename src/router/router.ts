@@ -421,7 +421,7 @@ function compileRegexPath(id: string, field: string, source: string): CompiledRe
   } catch (err) {
     throw new RouteCompileError(id, field, `invalid regex "${source}": ${(err as Error).message}`)
   }
-  const hasNames = /\(\?<[A-Za-z_$]/.test(src)
+  const hasNames = /\(\?<(?![=!])/.test(src)
   if (hasNames && /\(\?<__proto__>/.test(src)) {
     throw new RouteCompileError(id, field, `regex "${source}": group name "__proto__" is not allowed`)
   }

@@ -171,6 +171,11 @@ describe('regex paths', () => {
     assert.deepEqual(r.find('GET', '', '/p/hello-world', noHeaders)?.params, { slug: 'hello-world' })
   })
 
+  test('non-ASCII group names become params too', () => {
+    const r = compileRouter([route('u', { paths: ['~/w/(?<\u00e9t\u00e9>\\d+)'] })])
+    assert.deepEqual(r.find('GET', '', '/w/2024', noHeaders)?.params, { '\u00e9t\u00e9': '2024' })
+  })
+
   test('a leading (?i) makes the path regex case-insensitive', () => {
     const r = compileRouter([route('ci', { paths: ['~(?i)/Files/'] })])
     assert.equal(r.find('GET', '', '/FILES/x', noHeaders)?.target, 'ci')
