@@ -62,11 +62,11 @@ export interface TargetRun {
   readonly p50: number
   readonly p99: number
   /** This round's target minus this round's direct, µs (null for direct or when direct was not run). */
-  readonly addedP50: number | null
-  readonly addedP99: number | null
+  addedP50: number | null
+  addedP99: number | null
   /** The same on service time (from the actual write), less timer jitter in it. */
-  readonly addedServiceP50: number | null
-  readonly addedServiceP99: number | null
+  addedServiceP50: number | null
+  addedServiceP99: number | null
   readonly rssBytes: number
   readonly rssByProcess: { pid: number; comm: string; rssBytes: number }[]
   /** Errors + timeouts + non-2xx over both runs: anything but 0 makes the round suspect. */
@@ -306,7 +306,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
     for (const [name, r] of running) await checkAnswers(r.port, opts.path, name)
 
     for (let round = 1; round <= opts.rounds; round++) {
-      let direct: TargetRun | null = null
+      const roundRuns: TargetRun[] = []
       for (const target of opts.targets) {
         const r = running.get(target) as Running
         const url = `http://127.0.0.1:${r.port}${opts.path}`
@@ -339,22 +339,23 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
           cpuUsPerReq: round1(fixed.targetCpuUsPerReq ?? NaN),
           p50: fixed.latencyUs.p50,
           p99: fixed.latencyUs.p99,
-          addedP50: direct === null ? null : fixed.latencyUs.p50 - direct.fixed.latencyUs.p50,
-          addedP99: direct === null ? null : fixed.latencyUs.p99 - direct.fixed.latencyUs.p99,
-          addedServiceP50: direct === null ? null : fixed.serviceUs.p50 - direct.fixed.serviceUs.p50,
-          addedServiceP99: direct === null ? null : fixed.serviceUs.p99 - direct.fixed.serviceUs.p99,
+          addedP50: null,
+          addedP99: null,
+          addedServiceP50: null,
+          addedServiceP99: null,
           rssBytes: rss.totalBytes,
           rssByProcess: rss.processes,
           failures:
             saturation.errors + saturation.timeouts + saturation.non2xx + fixed.errors + fixed.timeouts + fixed.non2xx,
         }
-        if (target === 'direct') direct = run
+        roundRuns.push(run)
         runs.push(run)
         log(
           `  rps ${saturation.rps}  cpu ${run.cpuUsPerReq} µs/req  p50 ${run.p50} µs  p99 ${run.p99} µs` +
             (run.failures > 0 ? `  FAILURES ${run.failures}` : ''),
         )
       }
+      addLatencyOverDirect(roundRuns)
     }
   } finally {
     for (const r of started.reverse()) await r.stop().catch(() => undefined)
@@ -362,6 +363,19 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
   const summary = opts.targets.map((t) => summarizeTarget(t, runs.filter((r) => r.target === t)))
   const { log: _log, ...options } = opts
   return { machine, options, nginxConfig: nginxConfigText, runs, summary, gatewayVsNginx: versusNginx(runs) }
+}
+
+/** Fills the added-latency fields from the round's direct run, whatever order the targets ran in. */
+function addLatencyOverDirect(roundRuns: TargetRun[]): void {
+  const direct = roundRuns.find((r) => r.target === 'direct')
+  if (direct === undefined) return
+  for (const r of roundRuns) {
+    if (r === direct) continue
+    r.addedP50 = r.fixed.latencyUs.p50 - direct.fixed.latencyUs.p50
+    r.addedP99 = r.fixed.latencyUs.p99 - direct.fixed.latencyUs.p99
+    r.addedServiceP50 = r.fixed.serviceUs.p50 - direct.fixed.serviceUs.p50
+    r.addedServiceP99 = r.fixed.serviceUs.p99 - direct.fixed.serviceUs.p99
+  }
 }
 
 function round1(n: number): number {
