@@ -360,13 +360,23 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
   } finally {
     for (const r of started.reverse()) await r.stop().catch(() => undefined)
   }
-  const summary = opts.targets.map((t) => summarizeTarget(t, runs.filter((r) => r.target === t)))
   const { log: _log, ...options } = opts
-  return { machine, options, nginxConfig: nginxConfigText, runs, summary, gatewayVsNginx: versusNginx(runs) }
+  return { machine, options, nginxConfig: nginxConfigText, runs, ...summarizeRuns(opts.targets, runs) }
+}
+
+/** Per-target medians over rounds, and the gateway against nginx from per-round ratios. */
+export function summarizeRuns(
+  targets: readonly TargetName[],
+  runs: TargetRun[],
+): { summary: TargetSummary[]; gatewayVsNginx: VersusNginx | null } {
+  return {
+    summary: targets.map((t) => summarizeTarget(t, runs.filter((r) => r.target === t))),
+    gatewayVsNginx: versusNginx(runs),
+  }
 }
 
 /** Fills the added-latency fields from the round's direct run, whatever order the targets ran in. */
-function addLatencyOverDirect(roundRuns: TargetRun[]): void {
+export function addLatencyOverDirect(roundRuns: TargetRun[]): void {
   const direct = roundRuns.find((r) => r.target === 'direct')
   if (direct === undefined) return
   for (const r of roundRuns) {

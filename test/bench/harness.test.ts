@@ -8,7 +8,8 @@ import { runFixedRate, spawnLoadgen } from '../../bench/loadgen.js'
 import type { FixedRateResult } from '../../bench/loadgen.js'
 import { findNginx, NGINX_INSTALL_HINT, startNginx } from '../../bench/nginx.js'
 import { buildLargeBody, SMALL_BODY, startUpstream } from '../../bench/upstream.js'
-import { spread } from '../../bench/e2e.js'
+import { addLatencyOverDirect, renderMarkdown, spread, summarizeRuns } from '../../bench/e2e.js'
+import type { E2eReport, TargetName, TargetRun } from '../../bench/e2e.js'
 
 function assertOrdered(r: FixedRateResult['latencyUs']): void {
   assert.ok(r.p50 > 0, `p50 ${r.p50} > 0`)
@@ -222,9 +223,61 @@ describe('nginx reference proxy', () => {
   })
 })
 
+/** A run with just the fields the summary reads. */
+function fakeRun(round: number, target: TargetName, rps: number, cpu: number, p50: number, p99: number): TargetRun {
+  const lat = { count: 1, p50, p90: p50, p99, p999: p99, max: p99, mean: p50 }
+  return {
+    round,
+    target,
+    saturation: { rps } as TargetRun['saturation'],
+    fixed: { latencyUs: lat, serviceUs: lat } as TargetRun['fixed'],
+    cpuUsPerReq: cpu,
+    p50,
+    p99,
+    addedP50: null,
+    addedP99: null,
+    addedServiceP50: null,
+    addedServiceP99: null,
+    rssBytes: 1048576,
+    rssByProcess: [],
+    failures: 0,
+  }
+}
+
 describe('e2e summary', () => {
   test('spread takes the median of odd and even counts', () => {
     assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3 })
     assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 })
+  })
+
+  test('added latency is per round against that round\'s direct; gateway vs nginx are per-round ratios', () => {
+    // Round 2 is a slow round for everyone: per-round differences keep it from skewing the result.
+    const rounds = [
+      [fakeRun(1, 'gateway', 900, 60, 300, 900), fakeRun(1, 'direct', 2000, 20, 100, 500), fakeRun(1, 'nginx', 1000, 50, 200, 700)],
+      [fakeRun(2, 'gateway', 450, 66, 1300, 1900), fakeRun(2, 'direct', 1000, 22, 1100, 1500), fakeRun(2, 'nginx', 500, 55, 1200, 1700)],
+      [fakeRun(3, 'gateway', 1200, 48, 310, 950), fakeRun(3, 'direct', 2500, 18, 100, 500), fakeRun(3, 'nginx', 1000, 40, 210, 690)],
+    ]
+    for (const r of rounds) addLatencyOverDirect(r)
+    const runs = rounds.flat()
+    assert.equal(runs[0].addedP50, 200)
+    assert.equal(runs[5].addedP99, 200)
+    assert.equal(runs[1].addedP50, null, 'direct has no added latency')
+    const { summary, gatewayVsNginx } = summarizeRuns(['direct', 'gateway', 'nginx'], runs)
+    const gateway = summary.find((s) => s.target === 'gateway')
+    assert.deepEqual(gateway?.addedP50, { median: 200, min: 200, max: 210 })
+    assert.deepEqual(gateway?.rps, { median: 900, min: 450, max: 1200 })
+    assert.ok(gatewayVsNginx !== null)
+    assert.deepEqual(gatewayVsNginx.rpsRatio, { median: 0.9, min: 0.9, max: 1.2 })
+    assert.deepEqual(gatewayVsNginx.cpuRatio, { median: 1.2, min: 1.2, max: 1.2 })
+    assert.deepEqual(gatewayVsNginx.addedP50Diff, { median: 100, min: 100, max: 100 })
+
+    const report = { machine: { cpuModel: 'x', nproc: 2, node: 'v20', nginx: 'nginx/1.22.1', kernel: 'k', gitCommit: null, date: 'd' },
+      options: { targets: ['direct', 'gateway', 'nginx'], gatewayCmd: '', rate: 3000, durationSec: 10, warmupSec: 2, rounds: 3,
+        connections: 16, satConnections: 64, path: '/json', client: 'net' },
+      nginxConfig: null, runs, summary, gatewayVsNginx } satisfies E2eReport
+    const md = renderMarkdown(report)
+    assert.match(md, /\| gateway \| 900 \(450–1200\) \|/)
+    assert.match(md, /\| throughput ratio \| 0\.90 \(0\.90–1\.20\) \| >= 1\.00 \| MISSES \|/)
+    assert.match(md, /\| CPU\/req ratio \| 1\.20 \| <= 1\.20 \| meets \|/)
   })
 })
