@@ -150,6 +150,17 @@ interface Running {
   stop(): Promise<void>
 }
 
+/** Everything runE2e started and has not stopped yet: an interrupted run stops these on its way out. */
+const live = new Set<Running>()
+
+/** Stops whatever a run left behind (for SIGINT/SIGTERM handlers). */
+export async function stopAll(): Promise<void> {
+  for (const r of [...live].reverse()) {
+    live.delete(r)
+    await r.stop().catch(() => undefined)
+  }
+}
+
 function stopChild(child: ChildProcess, group: boolean): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolveStop) => {
@@ -280,11 +291,15 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
   if (opts.targets.includes('nginx')) requireNginx()
   const machine = machineInfo()
   const started: Running[] = []
+  const track = (r: Running): void => {
+    started.push(r)
+    live.add(r)
+  }
   const runs: TargetRun[] = []
   let nginxConfigText: string | null = null
   try {
     const upstream = await startUpstreamProcess()
-    started.push(upstream)
+    track(upstream)
     log(`upstream on :${upstream.port} (pid ${upstream.pid})`)
     const running = new Map<TargetName, Running>()
     for (const target of opts.targets) {
@@ -293,12 +308,12 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
         const n = await startNginx({ upstreamPort: upstream.port })
         nginxConfigText = readFileSync(join(n.dir, 'nginx.conf'), 'utf8')
         const r = { port: n.port, pid: n.pid, stop: () => n.stop() }
-        started.push(r)
+        track(r)
         running.set('nginx', r)
         log(`nginx on :${n.port} (pid ${n.pid})`)
       } else {
         const g = await startGateway(opts.gatewayCmd, upstream.port)
-        started.push(g)
+        track(g)
         running.set('gateway', g)
         log(`gateway on :${g.port} (pid ${g.pid})`)
       }
@@ -358,7 +373,10 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
       addLatencyOverDirect(roundRuns)
     }
   } finally {
-    for (const r of started.reverse()) await r.stop().catch(() => undefined)
+    for (const r of started.reverse()) {
+      live.delete(r)
+      await r.stop().catch(() => undefined)
+    }
   }
   const { log: _log, ...options } = opts
   return { machine, options, nginxConfig: nginxConfigText, runs, ...summarizeRuns(opts.targets, runs) }
@@ -536,6 +554,14 @@ export function parseArgs(argv: readonly string[]): E2eOptions & { out: string }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // The gateway runs in its own process group (so its workers can be stopped together), which also
+  // keeps it out of reach of the terminal's Ctrl-C: stop it here.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the upstream, gateway and nginx\n`)
+      void stopAll().then(() => process.exit(130))
+    })
+  }
   const main = async (): Promise<void> => {
     const { out, ...opts } = parseArgs(process.argv.slice(2))
     const report = await runE2e(opts)

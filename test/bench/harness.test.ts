@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { cpuOf, processTree, rssOf, treeRss } from '../../bench/cpu.js'
-import { runFixedRate, spawnLoadgen } from '../../bench/loadgen.js'
+import { runFixedRate, runSaturation, spawnLoadgen } from '../../bench/loadgen.js'
 import type { FixedRateResult } from '../../bench/loadgen.js'
 import { findNginx, NGINX_INSTALL_HINT, startNginx } from '../../bench/nginx.js'
 import { buildLargeBody, SMALL_BODY, startUpstream } from '../../bench/upstream.js'
@@ -133,6 +133,23 @@ describe('fixed-rate load generator', () => {
       assert.ok(r.latencyUs.max >= 200_000, `max ${r.latencyUs.max} µs includes the stall`)
     } finally {
       server.close()
+    }
+  })
+
+  test('saturation mode reports throughput and, when asked, µs latency per response', async () => {
+    const up = await startUpstream(0)
+    try {
+      const r = await runSaturation({ url: `http://127.0.0.1:${up.port}/json`, connections: 4, durationSec: 1, latency: true })
+      assert.ok(r.total > 100, `total ${r.total}`)
+      assert.ok(r.rps > 100, `rps ${r.rps}`)
+      assert.equal(r.ok, r.total)
+      assert.equal(r.errors + r.non2xx, 0)
+      assert.ok(r.latencyUs !== null)
+      // Every completed response is in the histogram (autocannon may count a few in flight at the end).
+      assert.ok(Math.abs(r.latencyUs.count - r.total) <= 4, `${r.latencyUs.count} vs ${r.total}`)
+      assertOrdered(r.latencyUs)
+    } finally {
+      up.close()
     }
   })
 
