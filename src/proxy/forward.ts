@@ -38,6 +38,34 @@ const SKIP_RESPONSE_HEADER = new Set([
 /** Errors that prove the request never reached the upstream: safe to retry on another target. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'])
 
+/** 1 at the index of each length a skipped name has: most names are passed on after one array read. */
+const SKIP_LENGTHS = new Uint8Array(64)
+for (const name of SKIP_RESPONSE_HEADER) SKIP_LENGTHS[name.length] = 1
+
+/** Content-Length of a raw upstream head (digits parsed from the bytes), or -1 when absent. */
+function contentLength(raw: Buffer[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    if (name.length !== 14) continue
+    if ((name[0] | 32) !== 99 /* c */ || (name[8] | 32) !== 108 /* l */ || name.toString('latin1').toLowerCase() !== 'content-length') continue
+    const v = raw[i + 1]
+    let n = 0
+    for (let j = 0; j < v.length; j++) n = n * 10 + (v[j] - 48)
+    return n
+  }
+  return -1
+}
+
+// Status lines by code for the reason phrase most upstreams send; anything else is built per response.
+const STATUS_LINES = new Map<number, { text: string; line: string }>()
+function statusLineFor(code: number, text: string): string {
+  const cached = STATUS_LINES.get(code)
+  if (cached !== undefined && cached.text === text) return cached.line
+  const line = text ? `${code} ${text}` : String(code)
+  if (cached === undefined && STATUS_LINES.size < 64) STATUS_LINES.set(code, { text, line })
+  return line
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
 
 export interface ExchangeHooks {
@@ -67,6 +95,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly noBody: boolean
   private readonly onWritable: (offset: number) => boolean
   private readonly bodyStream: Readable | null
+  /** The upstream's response head, written with the first body bytes. */
+  private rawHeaders: Buffer[] | null
+  private statusText: string
+  /** The chunk being written inside the current cork, and what uWS answered. */
+  private chunk: Buffer | null
+  private ok: boolean
+  private done: boolean
+  // cork() callbacks, bound once per exchange rather than allocated per write
+  private readonly writeChunk: () => void
+  private readonly endWithoutBody: () => void
+  private readonly endEmpty: () => void
 
   constructor(
     ctx: RequestContext,
@@ -91,6 +130,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.noBody = ctx.method === 'HEAD'
     this.onWritable = (offset) => this.writable(offset)
     this.bodyStream = bodyStream
+    this.rawHeaders = null
+    this.statusText = ''
+    this.chunk = null
+    this.ok = true
+    this.done = false
+    this.writeChunk = () => {
+      const res = this.ctx.res
+      if (!this.ctx.responded) this.writeHead()
+      if (this.total >= 0) {
+        const r = res.tryEnd(this.chunk!, this.total)
+        this.ok = r[0]
+        this.done = r[1]
+      } else this.ok = res.write(this.chunk!)
+    }
+    this.endWithoutBody = () => {
+      this.writeHead()
+      // Reports the upstream's length for HEAD, as RFC 9110 §9.3.2 allows.
+      this.ctx.res.endWithoutBody(this.noBody && this.total >= 0 ? this.total : undefined)
+    }
+    this.endEmpty = () => {
+      if (!this.ctx.responded) this.writeHead()
+      this.ctx.res.end()
+    }
   }
 
   /** Picks a target and dispatches; on a connect failure of an idempotent request, the next target. */
@@ -143,28 +205,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ctx.upstreamLatency = performance.now() - ctx.upstreamStartedAt
     ctx.status = statusCode
     if (ctx.aborted) return false
-    const res = ctx.res
-    let total = -1
-    res.cork(() => {
-      res.writeStatus(statusText ? `${statusCode} ${statusText}` : String(statusCode))
-      for (let i = 0; i < rawHeaders.length; i += 2) {
-        const name = rawHeaders[i].toString('latin1')
-        const lower = name.toLowerCase()
-        if (SKIP_RESPONSE_HEADER.has(lower)) {
-          if (lower === 'content-length') total = Number(rawHeaders[i + 1].toString('latin1'))
-          continue
-        }
-        // llhttp (undici's parser) has already refused CR, LF and NUL in names and values.
-        res.writeHeader(name, rawHeaders[i + 1].toString('latin1'))
-      }
-      ctx.snapshot.writeResponseHeaders(ctx, res)
-    })
-    this.total = total
+    // The head is kept and written together with the first body bytes (or the end): one cork, one
+    // send() for a small response instead of two.
+    this.rawHeaders = rawHeaders
+    this.statusText = statusText
+    this.total = contentLength(rawHeaders)
     this.headSent = true
-    ctx.responded = true
     if (this.noBody || statusCode === 204 || statusCode === 304) {
-      // No body follows: end now, reporting the upstream's length for HEAD as RFC 9110 §9.3.2 allows.
-      res.cork(() => res.endWithoutBody(this.noBody && total >= 0 ? total : undefined))
+      ctx.res.cork(this.endWithoutBody)
       this.finished = true
     }
     return true
@@ -175,15 +223,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ctx.aborted || this.finished) return true
     ctx.bytesOut += chunk.length
     const res = ctx.res
+    const start = res.getWriteOffset()
+    this.chunk = chunk
+    res.cork(this.writeChunk)
+    this.chunk = null
     if (this.total >= 0) {
-      const start = res.getWriteOffset()
-      let ok = false
-      let done = false
-      res.cork(() => {
-        ;[ok, done] = res.tryEnd(chunk, this.total)
-      })
-      if (done) this.finished = true
-      else if (!ok) {
+      if (this.done) this.finished = true
+      else if (!this.ok) {
         // Backpressure: keep the chunk, pause undici, resume from onWritable (uWS video-streaming pattern).
         this.pending = chunk
         this.pendingOffset = start
@@ -192,11 +238,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       return true
     }
-    let ok = true
-    res.cork(() => {
-      ok = res.write(chunk)
-    })
-    if (!ok) {
+    if (!this.ok) {
       res.onWritable(this.onWritable)
       return false
     }
@@ -211,10 +253,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // Chunked: the terminating chunk. Known length: the upstream sent fewer bytes than declared, so the
       // client connection is closed rather than left waiting (undici reports a length mismatch as an error
       // first, so this is the empty-body case).
-      res.cork(() => {
-        if (this.total > 0) res.close()
-        else res.end()
-      })
+      if (this.total > 0) res.close()
+      else res.cork(this.endEmpty)
       this.finished = true
     }
     if (this.pending === null) this.finish()
@@ -225,8 +265,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.release()
     if (ctx.aborted) return this.finish()
     const code = (err as { code?: string }).code ?? ''
-    if (!this.headSent) {
+    if (!ctx.responded) {
       if (
+        !this.headSent &&
         NEVER_SENT.has(code) &&
         this.attempts <= this.service.retries &&
         IDEMPOTENT.has(ctx.method) &&
@@ -249,6 +290,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   // ---- uWS side -----------------------------------------------------------------------------------
+
+  /** Writes the status line and the upstream's headers (inside a cork). */
+  private writeHead(): void {
+    const ctx = this.ctx
+    const res = ctx.res
+    const raw = this.rawHeaders!
+    res.writeStatus(statusLineFor(ctx.status, this.statusText))
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]
+      // Hot path: only names as long as a skipped one are decoded and compared; the rest go to uWS as
+      // the Buffers undici parsed, with no string made. llhttp has already refused CR, LF and NUL.
+      if (SKIP_LENGTHS[name.length] === 1 && SKIP_RESPONSE_HEADER.has(name.toString('latin1').toLowerCase())) continue
+      res.writeHeader(name, raw[i + 1])
+    }
+    ctx.snapshot.writeResponseHeaders(ctx, res)
+    ctx.responded = true
+  }
 
   private writable(offset: number): boolean {
     const ctx = this.ctx
