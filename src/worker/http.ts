@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
 import { RequestContext } from '../pipeline/context.js'
 import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
-import { connectionTokens, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
+import { canonicalIp, connectionTokens, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
 import type { Snapshot } from './compile.js'
 import { normalizePath } from './normalize.js'
@@ -164,7 +164,9 @@ export class ProxyServer implements ExchangeHooks {
     const method = req.getCaseSensitiveMethod()
     const rawPath = req.getUrl()
     const query = req.getQuery() ?? ''
-    const peerIp = Buffer.from(res.getRemoteAddressAsText()).toString('latin1')
+    const peerText = Buffer.from(res.getRemoteAddressAsText()).toString('latin1')
+    // uWS spells IPv6 peers (and IPv4 peers of a dual-stack listener) in full: 0000:...:ffff:7f00:0001.
+    const peerIp = peerText.includes(':') ? (canonicalIp(peerText) ?? peerText) : peerText
 
     const requestId = sCorrelation !== undefined && sCorrelation.length > 0 && sCorrelation.length <= 200
       ? sCorrelation
