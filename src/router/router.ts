@@ -29,7 +29,9 @@
 //     `/apix`). `{name}` must be a whole segment and captures one non-empty segment.
 //   - regex path (`~` prefix): JS RegExp compiled sticky, so the match is anchored at the start of the
 //     path (Kong prepends `^`; unlike Kong we anchor every alternative of `a|b`, not just the first).
-//     `(?P<name>` is accepted as `(?<name>`; a leading `(?i)` becomes the `i` flag. Named groups
+//     `(?P<name>` is accepted as `(?<name>`; a leading `(?i)` becomes the `i` flag; other inline
+//     flags are compile errors (Node 20 RegExp has none). Kong 3 compiles with Rust's regex crate, so
+//     JS accepts a superset (lookaround, backreferences); `\d`/`\w` are ASCII-only here. Named groups
 //     that took part in the match become params. matchedLength is the end of the match.
 //   - hosts: exact, `*.example.com` (any host ending in `.example.com`, one or more labels, not
 //     `example.com` itself) or `example.*` (any host starting with `example.`). One `*`, as the whole
