@@ -152,9 +152,13 @@ interface Running {
 
 /** Everything runE2e started and has not stopped yet: an interrupted run stops these on its way out. */
 const live = new Set<Running>()
+/** Aborted by stopAll(): kills a load generator that is running. */
+let interrupt = new AbortController()
 
 /** Stops whatever a run left behind (for SIGINT/SIGTERM handlers). */
 export async function stopAll(): Promise<void> {
+  interrupt.abort()
+  interrupt = new AbortController()
   for (const r of [...live].reverse()) {
     live.delete(r)
     await r.stop().catch(() => undefined)
@@ -291,6 +295,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
   if (opts.targets.includes('nginx')) requireNginx()
   const machine = machineInfo()
   const started: Running[] = []
+  const signal = interrupt.signal
   const track = (r: Running): void => {
     started.push(r)
     live.add(r)
@@ -326,7 +331,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
         const r = running.get(target) as Running
         const url = `http://127.0.0.1:${r.port}${opts.path}`
         log(`round ${round}/${opts.rounds} ${target}: warm-up ${opts.warmupSec}s`)
-        await spawnLoadgen({ mode: 'saturation', url, durationSec: opts.warmupSec, connections: opts.satConnections })
+        await spawnLoadgen({ mode: 'saturation', url, durationSec: opts.warmupSec, connections: opts.satConnections, signal })
         log(`round ${round}/${opts.rounds} ${target}: saturation ${opts.durationSec}s x ${opts.satConnections} conns`)
         const saturation = (await spawnLoadgen({
           mode: 'saturation',
@@ -334,6 +339,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
           durationSec: opts.durationSec,
           connections: opts.satConnections,
           cpuPid: r.pid,
+          signal,
         })) as SaturationResult
         log(`round ${round}/${opts.rounds} ${target}: fixed ${opts.rate}/s for ${opts.durationSec}s`)
         const fixed = (await spawnLoadgen({
@@ -344,6 +350,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
           rate: opts.rate,
           client: opts.client,
           cpuPid: r.pid,
+          signal,
         })) as FixedRateResult
         const rss = treeRss(r.pid)
         const run: TargetRun = {

@@ -744,6 +744,8 @@ export interface LoadgenProcessOptions {
   readonly latency?: boolean
   /** Measure this process tree's CPU across the window. */
   readonly cpuPid?: number
+  /** Aborting kills the load generator process (an interrupted orchestrator). */
+  readonly signal?: AbortSignal
 }
 
 const SELF = fileURLToPath(import.meta.url)
@@ -757,7 +759,7 @@ export function spawnLoadgen(opts: LoadgenProcessOptions): Promise<LoadgenResult
   if (opts.latency === true) args.push('--latency')
   if (opts.cpuPid !== undefined) args.push('--cpu-pid', String(opts.cpuPid))
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal })
     let out = ''
     let err = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
