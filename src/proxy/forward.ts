@@ -181,14 +181,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
    */
   refuse(code: ErrorCode): void {
     if (this.over) return
-    this.bodyStream?.destroy()
-    if (this.abortUpstream !== null) this.abortUpstream(new Error(code))
     const ctx = this.ctx
     if (!ctx.aborted && !ctx.responded) sendError(ctx, code)
     else if (!ctx.aborted && !this.finished) ctx.res.close()
     ctx.errorCode = code
     this.finished = true
     this.finish()
+    // After finish(): the error undici reports for this abort finds the exchange over and is ignored.
+    this.bodyStream?.destroy()
+    if (this.abortUpstream !== null) this.abortUpstream(new Error(code))
   }
 
   // ---- undici handler ----------------------------------------------------------------------------
@@ -263,6 +264,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const ctx = this.ctx
     this.release()
+    if (this.over) return
     if (ctx.aborted) return this.finish()
     const code = (err as { code?: string }).code ?? ''
     if (!ctx.responded) {

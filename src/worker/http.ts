@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
 import { RequestContext } from '../pipeline/context.js'
 import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
-import { canonicalIp, connectionTokens, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
+import { canonicalIp, connectionTokens, isValidHeaderValue, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
 import type { Snapshot } from './compile.js'
 import { normalizePath } from './normalize.js'
@@ -168,9 +168,11 @@ export class ProxyServer implements ExchangeHooks {
     // uWS spells IPv6 peers (and IPv4 peers of a dual-stack listener) in full: 0000:...:ffff:7f00:0001.
     const peerIp = peerText.includes(':') ? (canonicalIp(peerText) ?? peerText) : peerText
 
-    const requestId = sCorrelation !== undefined && sCorrelation.length > 0 && sCorrelation.length <= 200
-      ? sCorrelation
-      : randomUUID()
+    // An inbound correlation id is kept only if it is safe to echo in a response header.
+    const requestId =
+      sCorrelation !== undefined && sCorrelation.length > 0 && sCorrelation.length <= 200 && isValidHeaderValue(sCorrelation)
+        ? sCorrelation
+        : randomUUID()
 
     // 2. Limits and framing, before anything else looks at the request.
     let reject: ErrorCode | null = null
@@ -289,9 +291,10 @@ export class ProxyServer implements ExchangeHooks {
 
     // Large or chunked body: stream it, counting bytes against the limit.
     if (contentLength >= 0) out.push('content-length', sContentLength!)
-    const stream = new ClientBodyStream(res)
+    const stream = new ClientBodyStream(res, service.writeTimeout)
     opts.body = stream
     const exchange = new Exchange(ctx, service, this, opts, stream)
+    stream.onWriteTimeout = () => exchange.refuse('SLUICE_ERR_UPSTREAM_TIMEOUT')
     res.onAborted(() => exchange.clientAborted())
     res.onData((chunk, isLast) => {
       if (ctx.aborted) return

@@ -273,6 +273,31 @@ describe('streaming', () => {
     }
   })
 
+  test('write_timeout: an upstream that stops reading the request body gets 504, not a hang', async () => {
+    const stuck = await startUpstream((req) => req.pause(), { stream: true })
+    const g = await startGateway({
+      _format_version: '3.0',
+      settings: { max_body_bytes: 0 },
+      services: [{ name: 'stuck', url: stuck.url, write_timeout: 500, routes: [{ name: 'stuck', paths: ['/stuck'] }] }],
+    })
+    try {
+      async function* upload() {
+        const chunk = Buffer.alloc(1024 * 1024, 97)
+        for (let i = 0; i < 256; i++) yield chunk
+      }
+      const started = Date.now()
+      const res = await request(`${g.url}/stuck`, { method: 'POST', body: Readable.from(upload()) }).catch((e: Error) => e)
+      assert.ok(!(res instanceof Error), `request failed: ${String(res)}`)
+      assert.equal(res.statusCode, 504)
+      const body = (await res.body.json()) as { code: string }
+      assert.equal(body.code, 'SLUICE_ERR_UPSTREAM_TIMEOUT')
+      assert.ok(Date.now() - started < 10_000)
+    } finally {
+      await g.stop()
+      await stuck.close()
+    }
+  })
+
   test('body over max_body_bytes: 413 (declared length, and chunked)', async () => {
     const g = await startGateway({
       _format_version: '3.0',
