@@ -223,51 +223,11 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
     this.regexCount = 0
     this.trie.walk(path, this)
 
-    // Regex candidates in rank order (selection: there are only a few), each only while it can
-    // still beat the best so far.
-    let regexMatch: RegExpExecArray | null = null
-    let gate = 0 // 0: not run yet, 1: some gated regex matches the path, 2: none does
-    const candidates = this.regexCandidates
-    const count = this.regexCount
-    for (;;) {
-      let pick = -1
-      let pickRank = this.bestRank
-      for (let i = 0; i < count; i++) {
-        const c = candidates[i]
-        if (c !== null && c.rank < pickRank) {
-          pick = i
-          pickRank = c.rank
-        }
-      }
-      if (pick < 0) break
-      const e = candidates[pick]!
-      candidates[pick] = null
-      if (e.inGate) {
-        if (gate === 0) {
-          const g = this.regexGate!
-          g.lastIndex = 0
-          gate = g.test(path) ? 1 : 2
-        }
-        if (gate === 2) continue
-      }
-      if (!this.passes(e)) continue
-      const re = e.regex!
-      re.lastIndex = 0
-      if (e.regexHasNames) {
-        regexMatch = re.exec(path)
-        if (regexMatch === null) continue
-      } else if (!re.test(path)) {
-        continue
-      }
-      // Sticky regexes leave lastIndex at the end of the match: the matched length, no match array.
-      this.bestEnd = re.lastIndex
-      this.bestEntry = e
-      this.bestRank = e.rank
-      break
-    }
+    const regexMatch = this.regexCount > 0 ? this.tryRegexes(path) : null
     this.header = NO_HEADERS // don't keep the request's closure alive until the next lookup
 
-    const best = this.bestEntry
+    // (a cast: TS keeps the "= null" narrowing from above across the calls that set it)
+    const best = this.bestEntry as RouteEntry<T> | null
     if (best === null) return null
     if (best.fixedMatch !== null) return best.fixedMatch
     let params: Record<string, string> | null = null
@@ -287,6 +247,64 @@ class CompiledRouter<T> implements Router<T>, TrieSink<Terminal<T>> {
       for (let i = 0; i < names.length; i++) params[names[i]] = path.slice(caps[2 * i], caps[2 * i + 1])
     }
     return { target: best.spec.target, matchedLength: this.bestEnd, params }
+  }
+
+  /**
+   * Tries the regex candidates the walk collected, best rank first, while they can still beat the
+   * best plain entry; takes the first that passes and matches. Returns the match array only for
+   * regexes with named groups (the others are tested without one).
+   */
+  private tryRegexes(path: string): RegExpExecArray | null {
+    const candidates = this.regexCandidates
+    // Keep only candidates that can still win, noting whether any is covered by the gate.
+    let count = 0
+    let gated = 0
+    for (let i = 0; i < this.regexCount; i++) {
+      const c = candidates[i]!
+      if (c.rank >= this.bestRank) continue
+      candidates[count++] = c
+      if (c.inGate) gated++
+    }
+    // One combined test first: when it fails, every gated candidate is out, in O(candidates)
+    // rather than one regex call each (many regex routes may share a literal prefix).
+    if (gated > 0) {
+      const gate = this.regexGate!
+      gate.lastIndex = 0
+      if (!gate.test(path)) {
+        let kept = 0
+        for (let i = 0; i < count; i++) if (!candidates[i]!.inGate) candidates[kept++] = candidates[i]
+        count = kept
+      }
+    }
+    // Insertion sort by rank: few candidates survive, and the array is preallocated.
+    for (let i = 1; i < count; i++) {
+      const c = candidates[i]!
+      let j = i - 1
+      while (j >= 0 && candidates[j]!.rank > c.rank) {
+        candidates[j + 1] = candidates[j]
+        j--
+      }
+      candidates[j + 1] = c
+    }
+    for (let i = 0; i < count; i++) {
+      const e = candidates[i]!
+      if (!this.passes(e)) continue
+      const re = e.regex!
+      re.lastIndex = 0
+      let m: RegExpExecArray | null = null
+      if (e.regexHasNames) {
+        m = re.exec(path)
+        if (m === null) continue
+      } else if (!re.test(path)) {
+        continue
+      }
+      // Sticky regexes leave lastIndex at the end of the match: the matched length, no match array.
+      this.bestEnd = re.lastIndex
+      this.bestEntry = e
+      this.bestRank = e.rank
+      return m
+    }
+    return null
   }
 
   /** Called by the trie walk for every node on the request path that ends a plain path or a regex prefix. */

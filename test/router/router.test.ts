@@ -235,6 +235,17 @@ describe('regex paths', () => {
     assert.equal(hit(routes, '/a/x'), null)
   })
 
+  test('hundreds of regexes sharing a literal prefix: rank order holds, plain routes still win when none match', () => {
+    const routes = [route('plain', { paths: ['/api/v1/'] })]
+    for (let i = 0; i < 300; i++) routes.push(route(`rx${i}`, { paths: [`~/api/v1/r${i}/(?<id>\\d+)$`], regexPriority: i % 3 }))
+    routes.push(route('backref', { paths: ['~/api/v1/(x)\\1'] })) // not gate-able: tried on its own
+    const r = compileRouter(routes)
+    assert.deepEqual(r.find('GET', '', '/api/v1/r250/7', noHeaders)?.params, { id: '7' })
+    assert.equal(r.find('GET', '', '/api/v1/r250/7', noHeaders)?.target, 'rx250')
+    assert.equal(r.find('GET', '', '/api/v1/r250/x', noHeaders)?.target, 'plain')
+    assert.equal(r.find('GET', '', '/api/v1/xx', noHeaders)?.target, 'backref')
+  })
+
   test('gate sources: named groups become non-capturing; backreferences opt out', () => {
     assert.equal(gateSourceOf('/a/(?<id>\\d+)'), '/a/(?:\\d+)')
     assert.equal(gateSourceOf('/a/[(?<x>]'), '/a/[(?<x>]')
