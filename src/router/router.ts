@@ -414,6 +414,11 @@ function equalsLowerAscii(value: string, lower: string): boolean {
 
 // ---- compile time --------------------------------------------------------------------------------
 
+/** A-Z to a-z only, matching the request-side folding in equalsLowerAscii. */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+}
+
 function isEmpty(v: readonly unknown[] | Readonly<Record<string, unknown>> | null | undefined): boolean {
   if (v === null || v === undefined) return true
   return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0
@@ -580,7 +585,7 @@ function compileHeaders(id: string, headers: Readonly<Record<string, readonly st
           throw new RouteCompileError(id, `headers.${rawName}`, `invalid regex "${v}": ${(err as Error).message}`)
         }
       } else {
-        plain.push(flatten(v.toLowerCase()))
+        plain.push(flatten(asciiLower(v)))
       }
     }
     rules.push(new HeaderRule(name, plain, regexes))

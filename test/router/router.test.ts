@@ -325,6 +325,12 @@ describe('methods and headers', () => {
     assert.equal(hit(routes, '/'), null)
   })
 
+  test('headers: plain values fold ASCII letters only, on both sides', () => {
+    const routes = [route('accent', { headers: { 'x-city': ['S\u00c3O-paulo'] } })]
+    assert.equal(hit(routes, '/', { headers: { 'x-city': 's\u00c3o-PAULO' } }), 'accent')
+    assert.equal(hit(routes, '/', { headers: { 'x-city': 's\u00e3o-paulo' } }), null)
+  })
+
   test('headers: ~* values are case-insensitive unanchored regexes', () => {
     const routes = [route('mobile', { headers: { 'user-agent': ['~*iphone|android'] } })]
     assert.equal(hit(routes, '/', { headers: { 'user-agent': 'Mozilla (iPhone; CPU)' } }), 'mobile')
