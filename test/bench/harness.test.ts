@@ -114,6 +114,30 @@ describe('fixed-rate load generator', () => {
     }
   })
 
+  test('a response split across TCP segments (inside the blank line, inside the body) completes once', async () => {
+    const pieces = ['HTTP/1.1 200 OK\r\nContent-Le', 'ngth: 5\r\n\r', '\nhe', 'llo']
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true)
+      socket.on('data', async () => {
+        for (const p of pieces) {
+          socket.write(p)
+          await new Promise((r) => setTimeout(r, 2))
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      const r = await runFixedRate({ url: `http://127.0.0.1:${port}/`, rate: 50, durationSec: 0.4, connections: 2, client: 'net' })
+      assert.equal(r.ok, 20)
+      assert.equal(r.errors + r.non2xx + r.timeouts, 0)
+      // Four writes 2 ms apart: the response cannot have completed before the last one.
+      assert.ok(r.serviceUs.p50 >= 5000, `service p50 ${r.serviceUs.p50}`)
+    } finally {
+      server.close()
+    }
+  })
+
   test('a target that never answers shows up as timeouts and in the tail, not as silence', async () => {
     const server = net.createServer(() => {})
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
