@@ -486,6 +486,22 @@ describe('precedence (each rule, see the top of src/router/router.ts)', () => {
   })
 })
 
+describe('hostile paths', () => {
+  test('a 1 MB path of tiny segments is walked without deep recursion and in bounded time', () => {
+    const r = compileRouter([
+      route('deep', { paths: ['/{a}/{b}/{c}/{d}'] }),
+      route('static', { paths: ['/a/a/a/a/a/a/a/a'] }),
+    ])
+    const path = '/a'.repeat(500_000)
+    const started = process.hrtime.bigint()
+    const m = r.find('GET', '', path, noHeaders)
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    assert.equal(m?.target, 'static') // 16 chars beats 8
+    assert.ok(ms < 500, `took ${ms} ms`)
+    assert.deepEqual(r.find('GET', '', '/' + 'x'.repeat(1_000_000), noHeaders), null)
+  })
+})
+
 describe('bad specs throw naming the route', () => {
   const cases: Array<[string, Partial<RouteSpec<string>>, RegExp]> = [
     ['bad regex', { paths: ['~/a(b'] }, /route "r1": paths\[0\]: invalid regex/],
