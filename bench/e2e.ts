@@ -10,7 +10,7 @@
 // the gateway is ready when GET http://127.0.0.1:{adminPort}/status answers 200.
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs'
 import { availableParallelism, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -23,6 +23,10 @@ export type TargetName = 'direct' | 'gateway' | 'nginx'
 
 export const DEFAULT_GATEWAY_CMD =
   'node dist/cli.js start --config {config} --workers 1 --proxy-port {proxyPort} --admin-port {adminPort}'
+
+/** The same start through tsx, for a tree without `npm run build` (only start-up is slower). */
+export const TSX_GATEWAY_CMD =
+  'node --import tsx src/cli.ts start --config {config} --workers 1 --proxy-port {proxyPort} --admin-port {adminPort}'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -538,6 +542,14 @@ function num(argv: readonly string[], name: string, fallback: number): number {
   return n
 }
 
+function defaultGatewayCmd(): string {
+  if (existsSync(join(REPO_ROOT, 'dist', 'cli.js')) || !existsSync(join(REPO_ROOT, 'src', 'cli.ts'))) {
+    return DEFAULT_GATEWAY_CMD
+  }
+  process.stderr.write('dist/cli.js not built: starting the gateway through tsx (src/cli.ts)\n')
+  return TSX_GATEWAY_CMD
+}
+
 export function parseArgs(argv: readonly string[]): E2eOptions & { out: string } {
   const targets = (flag(argv, '--targets') ?? 'direct,gateway,nginx').split(',').map((t) => t.trim())
   for (const t of targets) {
@@ -547,7 +559,7 @@ export function parseArgs(argv: readonly string[]): E2eOptions & { out: string }
   if (client !== 'net' && client !== 'undici') throw new Error(`bad --client: ${client}`)
   return {
     targets: targets as TargetName[],
-    gatewayCmd: flag(argv, '--gateway-cmd') ?? DEFAULT_GATEWAY_CMD,
+    gatewayCmd: flag(argv, '--gateway-cmd') ?? defaultGatewayCmd(),
     rate: num(argv, '--rate', 3000),
     durationSec: num(argv, '--duration', 10),
     warmupSec: num(argv, '--warmup', 2),
