@@ -80,10 +80,14 @@ export class RequestContext {
     this.errorCode = null
   }
 
-  /** First inbound header with this lower-case name. Linear: header lists are short (≤ 48 here). */
+  /** First inbound header with this lower-case name. */
   header(lowerName: string): string | undefined {
-    const h = this.headers
-    for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) return h[i + 1]
-    return undefined
+    return findHeader(this.headers, lowerName)
   }
+}
+
+/** First value of a lower-case name in a flat [name, value, ...] list. Linear: lists are short (≤ 48). */
+export function findHeader(list: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === lowerName) return list[i + 1]
+  return undefined
 }

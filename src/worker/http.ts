@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { Dispatcher } from 'undici'
 import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
-import { RequestContext } from '../pipeline/context.js'
+import { findHeader, RequestContext } from '../pipeline/context.js'
 import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
 import { canonicalIp, connectionTokens, isValidHeaderValue, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
@@ -96,9 +96,7 @@ function collect(name: string, value: string): void {
 
 /** Router header lookup over the scratch list: valid only during the synchronous part of `handle`. */
 function lookupHeader(lowerName: string): string | undefined {
-  const h = sHeaders
-  for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) return h[i + 1]
-  return undefined
+  return findHeader(sHeaders, lowerName)
 }
 
 const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE'])
