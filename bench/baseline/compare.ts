@@ -4,6 +4,7 @@
 // /proc/<pid>/stat (fields 14 and 15, summed over its process tree).
 //   node --import tsx bench/baseline/compare.ts [--rounds 3] [--duration 8] [--sat-duration 5]
 //        [--rate 3000] [--targets nginx,bare,raw,direct] [--out bench/results/baseline.json]
+// Targets: nginx, direct, and any FORWARDERS key below (variants of the two forwarders).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -60,6 +61,13 @@ function startNode(script: string, args: string[]): Promise<{ child: ChildProces
   })
 }
 
+/** Forwarder targets: script under bench/baseline and extra arguments. */
+const FORWARDERS: Record<string, { script: string; args: string[] }> = {
+  bare: { script: 'bare-forwarder.ts', args: [] },
+  raw: { script: 'raw-forwarder.ts', args: [] },
+  'raw-handle': { script: 'raw-forwarder.ts', args: ['--write', 'handle'] },
+}
+
 interface Row {
   round: number
   target: string
@@ -90,10 +98,11 @@ async function main(): Promise<void> {
       const ng = await startNginx({ upstreamPort: up.port })
       procs.nginx = { pid: ng.pid, port: ng.port, stop: () => void ng.stop() }
     }
-    for (const name of ['bare', 'raw']) {
-      if (!targets.includes(name)) continue
+    for (const name of targets) {
+      const spec = FORWARDERS[name]
+      if (spec === undefined) continue
       const p = await freePort()
-      const fw = await startNode(`bench/baseline/${name}-forwarder.ts`, ['--port', String(p), '--upstream', upstreamAddr])
+      const fw = await startNode(`bench/baseline/${spec.script}`, ['--port', String(p), '--upstream', upstreamAddr, ...spec.args])
       await waitForHttp(fw.port, 10_000, '/json')
       procs[name] = { pid: fw.child.pid!, port: fw.port, stop: () => fw.child.kill() }
     }
@@ -148,13 +157,21 @@ async function main(): Promise<void> {
       const hi = Math.max(...xs)
       return lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`
     }
-    const lines = ['| target | user µs/req | sys µs/req | total µs/req | saturation rps | p50 µs | p99 µs |', '|---|---|---|---|---|---|---|']
+    const hasNginx = targets.includes('nginx')
+    const lines = [
+      '| target | user µs/req | sys µs/req | total µs/req | total / nginx (per round) | saturation rps | p50 µs | p99 µs |',
+      '|---|---|---|---|---|---|---|---|',
+    ]
     for (const target of targets) {
       const rs = rows.filter((r) => r.target === target)
+      const ratios = rs.map((r) => {
+        const n = rows.find((x) => x.round === r.round && x.target === 'nginx')
+        return n === undefined ? NaN : r.outerTotalUs / n.outerTotalUs
+      })
       lines.push(
         `| ${target} | ${range(rs.map((r) => r.userUs), 1)} | ${range(rs.map((r) => r.sysUs), 1)} | ` +
-          `${range(rs.map((r) => r.outerTotalUs), 1)} | ${range(rs.map((r) => r.rps), 0)} | ` +
-          `${range(rs.map((r) => r.p50Us), 0)} | ${range(rs.map((r) => r.p99Us), 0)} |`,
+          `${range(rs.map((r) => r.outerTotalUs), 1)} | ${hasNginx ? range(ratios, 2) : '–'} | ` +
+          `${range(rs.map((r) => r.rps), 0)} | ${range(rs.map((r) => r.p50Us), 0)} | ${range(rs.map((r) => r.p99Us), 0)} |`,
       )
     }
     process.stdout.write(lines.join('\n') + '\n')

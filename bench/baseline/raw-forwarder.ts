@@ -26,6 +26,28 @@ const upstream = arg('--upstream')
 const upstreamHost = upstream.slice(0, upstream.lastIndexOf(':'))
 const upstreamPort = Number(upstream.slice(upstream.lastIndexOf(':') + 1))
 
+// `--write handle`: write the head straight to the libuv handle through Node's internal WriteWrap
+// (process.binding, deprecated) instead of Writable.write → writeGeneric; a measurement of what the
+// stream layer costs on the write side, not something to ship.
+const writeDirect = process.argv.includes('--write') && arg('--write') === 'handle'
+interface StreamHandle {
+  writeLatin1String(req: object, data: string): number
+}
+interface WriteReq {
+  handle: StreamHandle | null
+  oncomplete: (status: number) => void
+  async: boolean
+  bytes: number
+  buffer: null
+}
+const { WriteWrap } = (process as unknown as { binding(name: string): { WriteWrap: new () => WriteReq } }).binding(
+  'stream_wrap',
+)
+function onDirectWriteDone(this: WriteReq, status: number): void {
+  this.handle = null
+  if (status < 0) process.stderr.write(`upstream write failed: ${status}\n`)
+}
+
 const MAX_SOCKETS = 256
 /** Content-Length bodies up to this size that span reads are gathered and sent with one end(). */
 const MAX_GATHER = 4 * 1024 * 1024
@@ -388,7 +410,18 @@ class Conn {
     this.keepAlive = true
     this.state = State.Head
     res.onAborted(this.onAbortedBound)
-    this.socket.write(head, 'latin1')
+    const handle = (this.socket as unknown as { _handle: StreamHandle | null })._handle
+    if (writeDirect && !this.socket.connecting && handle !== null) {
+      const req = new WriteWrap()
+      req.handle = handle
+      req.oncomplete = onDirectWriteDone
+      req.async = false
+      req.bytes = 0
+      req.buffer = null
+      if (handle.writeLatin1String(req, head) !== 0) this.fail()
+    } else {
+      this.socket.write(head, 'latin1')
+    }
   }
 }
 
