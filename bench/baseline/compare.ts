@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clockTicksPerSecond, processTree } from '../cpu.js'
-import { spawnLoadgen, type FixedRateResult, type SaturationResult } from '../loadgen.js'
+import { spawnLoadgen, type FixedRateResult, type LoadgenProcessOptions, type LoadgenResult, type SaturationResult } from '../loadgen.js'
 import { freePort, startNginx, waitForHttp } from '../nginx.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -68,6 +68,17 @@ const FORWARDERS: Record<string, { script: string; args: string[] }> = {
   'raw-handle': { script: 'raw-forwarder.ts', args: ['--write', 'handle'] },
 }
 
+/** One retry: a load generator that dies (e.g. a module edited mid-run in the shared tree) costs a run, not the whole comparison. */
+async function loadgen(opts: LoadgenProcessOptions): Promise<LoadgenResult> {
+  try {
+    return await spawnLoadgen(opts)
+  } catch (err) {
+    process.stderr.write(`loadgen failed, retrying once: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`)
+    await new Promise((r) => setTimeout(r, 2000))
+    return spawnLoadgen(opts)
+  }
+}
+
 interface Row {
   round: number
   target: string
@@ -112,9 +123,9 @@ async function main(): Promise<void> {
         const t = procs[target]
         const url = `http://127.0.0.1:${t.port}/json`
         const load1 = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0])
-        const sat = (await spawnLoadgen({ mode: 'saturation', url, durationSec: satSec, connections: 64 })) as SaturationResult
+        const sat = (await loadgen({ mode: 'saturation', url, durationSec: satSec, connections: 64 })) as SaturationResult
         const before = userSys(t.pid)
-        const fixed = (await spawnLoadgen({
+        const fixed = (await loadgen({
           mode: 'fixed',
           url,
           durationSec,
@@ -143,6 +154,8 @@ async function main(): Promise<void> {
           loadgenCpuUsPerReq: fixed.loadgenCpuUsPerReq,
         }
         rows.push(row)
+        mkdirSync(dirname(out), { recursive: true })
+        writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), rate, durationSec, satSec, rows }, null, 2))
         process.stderr.write(
           `r${round} ${target.padEnd(6)} load ${load1.toFixed(2)} user ${row.userUs.toFixed(1)} sys ${row.sysUs.toFixed(1)} ` +
             `total ${row.outerTotalUs.toFixed(1)} (window ${row.windowTotalUs.toFixed(1)}) rps ${row.rps} ` +
@@ -150,8 +163,6 @@ async function main(): Promise<void> {
         )
       }
     }
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), rate, durationSec, satSec, rows }, null, 2))
     const range = (xs: number[], digits: number): string => {
       const lo = Math.min(...xs)
       const hi = Math.max(...xs)
