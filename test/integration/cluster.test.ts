@@ -132,6 +132,32 @@ describe('cluster', () => {
   })
 })
 
+describe('respawn backoff', () => {
+  test('a worker that keeps crashing is respawned with a doubling delay', async () => {
+    const gw = await startGateway(config(), { workers: 1 })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = await gw.status()
+        const pid = s.workers[0].pid
+        process.kill(pid, 'SIGKILL')
+        const deadline = Date.now() + 10_000
+        for (;;) {
+          const t = await gw.status()
+          if (t.workers[0].pid !== pid && t.workers[0].ready) break
+          if (Date.now() > deadline) throw new Error('no respawn')
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+      const delays = [...gw.output().matchAll(/"respawnInMs":(\d+)/g)].map((m) => Number(m[1]))
+      assert.deepEqual(delays, [100, 200, 400])
+      assert.equal((await gw.status()).workers[0].restarts, 3)
+      assert.equal((await get(`${gw.url}/echo`)).status, 200)
+    } finally {
+      await gw.stop()
+    }
+  })
+})
+
 describe('drain', () => {
   test('SIGTERM: stops accepting, finishes in-flight requests, exits 0', async () => {
     const gw = await startGateway(config(), { workers: 1 })
