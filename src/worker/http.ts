@@ -192,20 +192,25 @@ export class ProxyServer implements ExchangeHooks {
     if (reject === null && limits.maxBodyBytes > 0 && contentLength > limits.maxBodyBytes) {
       reject = 'SLUICE_ERR_BODY_TOO_LARGE'
     }
-    const path = reject === null ? normalizePath(rawPath) : rawPath
-    if (path === null) reject = 'SLUICE_ERR_BAD_PATH'
-    if (reject !== null) return respondEarly(res, reject, requestId, snapshot)
-
-    const rawHost = sHost!
+    const normalized = reject === null ? normalizePath(rawPath) : rawPath
+    if (normalized === null) reject = 'SLUICE_ERR_BAD_PATH'
+    const rawHost = sHost ?? ''
     const colon = rawHost.lastIndexOf(':')
     const host = (colon > 0 && rawHost.charCodeAt(rawHost.length - 1) !== 93 /* ] */ ? rawHost.slice(0, colon) : rawHost).toLowerCase()
     const clientIp = this.trusted.empty ? peerIp : resolveClientIp(peerIp, sXff, this.trusted)
+    this.requests++
+    const ctx = new RequestContext(snapshot, res, method, normalized ?? rawPath, query, host, rawHost, clientIp, requestId, headers, startedAt)
+    if (reject !== null) {
+      respondEarly(ctx, reject)
+      this.logEarly(ctx)
+      return
+    }
 
     // 3. Route.
-    const ctx = new RequestContext(snapshot, res, method, path!, query, host, rawHost, clientIp, requestId, headers, startedAt)
     const match = snapshot.router.find(method, host, ctx.path, lookupHeader)
     if (match === null) {
       sendError(ctx, 'SLUICE_ERR_NO_ROUTE')
+      this.logEarly(ctx)
       return
     }
     const route = match.target
@@ -246,7 +251,6 @@ export class ProxyServer implements ExchangeHooks {
 
     // 5. Forward.
     this.inflight++
-    this.requests++
     snapshot.inflight++
     const hasBody = sTransferEncoding !== undefined || contentLength > 0
     const opts: Dispatcher.DispatchOptions = {
@@ -306,6 +310,13 @@ export class ProxyServer implements ExchangeHooks {
     exchange.start(null)
   }
 
+  /** A request answered by Sluice itself before anything was forwarded. */
+  private logEarly(ctx: RequestContext): void {
+    if (this.log === null) return
+    ctx.latency = performance.now() - ctx.startedAt
+    this.log.write(ctx)
+  }
+
   /** ExchangeHooks: the exchange is over. */
   done(ctx: RequestContext): void {
     ctx.latency = performance.now() - ctx.startedAt
@@ -328,13 +339,18 @@ function isDigits(s: string): boolean {
 }
 
 /** An error before routing: answered synchronously, and the connection closed. */
-function respondEarly(res: HttpResponse, code: ErrorCode, requestId: string, snapshot: Snapshot): void {
+function respondEarly(ctx: RequestContext, code: ErrorCode): void {
+  const res = ctx.res
   const e = ERRORS[code]
+  const body = errorBody(code, ctx.requestId)
+  ctx.status = e.status
+  ctx.errorCode = code
+  ctx.responded = true
+  ctx.bytesOut = body.length
   res.writeStatus(statusLine(e.status))
   res.writeHeader('content-type', 'application/json; charset=utf-8')
-  if (snapshot.correlationHeaderOut !== null) res.writeHeader(snapshot.correlationHeaderOut, requestId)
+  ctx.snapshot.writeResponseHeaders(ctx, res)
   // A request refused before its body was read leaves the connection in an unknown state (where does the
   // body end?): close it.
-  res.end(errorBody(code, requestId), true)
+  res.end(body, true)
 }
-

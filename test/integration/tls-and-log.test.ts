@@ -81,3 +81,24 @@ test('access log: one JSON line per request with route, status, latencies, bytes
   assert.ok(line.latency_ms >= line.upstream_latency_ms && line.upstream_latency_ms >= 0)
   assert.equal(line.error, null)
 })
+
+test('access log: requests Sluice answers itself are logged too, with their error code', async () => {
+  const bad = await get(`${gw.url}/a/%00/b`, { 'x-correlation-id': 'log-me-400' })
+  assert.equal(bad.status, 400)
+  const deadline = Date.now() + 5000
+  let line: any
+  while (Date.now() < deadline && line === undefined) {
+    await new Promise((res) => setTimeout(res, 100))
+    if (!existsSync(logFile)) continue
+    line = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.request_id === 'log-me-400')
+  }
+  assert.ok(line, 'no access log line for the refused request')
+  assert.equal(line.status, 400)
+  assert.equal(line.error, 'SLUICE_ERR_BAD_PATH')
+  assert.equal(line.route, null)
+  assert.equal(line.upstream_latency_ms, null)
+})
