@@ -18,6 +18,12 @@ const USAGE = `Usage:
   sluice check --config FILE
       Validate a declarative config (Kong _format_version "3.0", YAML or JSON) and print every error with
       its path; exits 1 when the config is invalid (like nginx -t).
+  sluice bench [--scenario a,b] [--workers N] [--rate R] [--duration S] [--rounds N] [--out DIR]
+               [--reference nginx] [--compare BASELINE.json] [--list]   (sluice bench --help for all)
+      Measure the gateway's overhead against a built-in upstream, direct and through the gateway
+      alternated per round; writes a JSON and an HTML report. --compare is the CI regression gate.
+  sluice tune [--workers 1,2] [--upstream-connections 8,32,128] [--upstream URL]
+      Sweep worker counts and upstream connections per target; prints the curve and a recommendation.
   sluice --version
 
 Settings precedence: flags > environment (SLUICE_WORKERS, SLUICE_PROXY_PORT, ...) > the config's
@@ -38,6 +44,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE + '\n')
     return command === undefined ? 1 : 0
+  }
+  switch (command) {
+    // bench and tune take their own flags: they parse them themselves.
+    case 'bench':
+    case 'tune': {
+      const { benchCommand } = await import('./bench/command.js')
+      return benchCommand(command, rest)
+    }
   }
   let values: Record<string, string | boolean | undefined>
   try {
