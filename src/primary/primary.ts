@@ -36,6 +36,8 @@ interface Slot {
   /** Crashes in a row (reset once a worker has lived STABLE_MS). */
   crashes: number
   startedAt: number
+  /** The worker runs uWebSockets.js's native binary (not its slow pure-Node fallback). */
+  native: boolean | null
 }
 
 const STABLE_MS = 10_000
@@ -62,7 +64,7 @@ export class Primary {
     this.admin = new AdminServer(this)
     await this.admin.listen(settings.admin_listen, settings.admin_port)
     for (let i = 0; i < settings.workers; i++) {
-      this.slots.push({ index: i, worker: null, ready: false, version: 0, restarts: 0, crashes: 0, startedAt: 0 })
+      this.slots.push({ index: i, worker: null, ready: false, version: 0, restarts: 0, crashes: 0, startedAt: 0, native: null })
       this.fork(this.slots[i])
     }
     process.on('SIGHUP', () => void this.reload())
@@ -93,6 +95,7 @@ export class Primary {
       case 'listening':
         slot.ready = true
         slot.version = msg.version
+        slot.native = msg.native
         if (!msg.native) logger.warn('worker runs the pure-Node uWebSockets.js fallback: expect low throughput')
         if (this.slots.every((s) => s.ready) && slot.restarts === 0 && this.slots.every((s) => s.restarts === 0)) {
           this.printBanner()
@@ -192,6 +195,7 @@ export class Primary {
           requests: stats?.requests ?? null,
           rss: stats?.rss ?? null,
           answering: stats !== null,
+          native_uws: slot.native,
         }
       }),
     )

@@ -48,6 +48,7 @@ describe('cluster', () => {
       assert.equal(w.ready, true)
       assert.equal(w.config_version, 1)
       assert.ok(w.pid > 0)
+      assert.equal(w.native_uws, true, 'workers run the native uWebSockets.js build')
     }
     assert.equal(s.config.version, 1)
     assert.match(s.config.hash, /^[0-9a-f]{16,}$/)
