@@ -9,8 +9,17 @@ import { explainIssues, formatPath, suggest, type ConfigIssue } from './issues.j
 import { deepFreeze } from './normalize.js'
 import { fileSettingsSchema, SETTING_NAMES, settingsSchema, type SettingName, type Settings } from './schema.js'
 
-/** `SLUICE_*` variables that are not settings (read by the CLI/loader, not refused as typos). */
-export const NON_SETTING_ENV: ReadonlySet<string> = new Set(['SLUICE_CONFIG'])
+/**
+ * `SLUICE_*` variables that are not settings (not refused as typos): the config file (loader), the
+ * operational log level (observability/logger.ts), running on uWS's pure-Node fallback on purpose
+ * (worker/worker.ts), and the index the primary gives each worker it forks.
+ */
+export const NON_SETTING_ENV: ReadonlySet<string> = new Set([
+  'SLUICE_CONFIG',
+  'SLUICE_LOG_LEVEL',
+  'SLUICE_ALLOW_FALLBACK',
+  'SLUICE_WORKER_INDEX',
+])
 
 export const ENV_PREFIX = 'SLUICE_'
 
