@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { compareReports, DEFAULT_TOLERANCE, loadBaseline, moreRoundsRule } from './compare.js'
+import { compareReports, DEFAULT_TOLERANCE, loadBaseline, moreRoundsRule, scaleTolerance } from './compare.js'
 import type { Comparison } from './compare.js'
 import { NginxNotFoundError, requireNginx } from './nginx.js'
 import { createProgress } from './progress.js'
@@ -31,6 +31,7 @@ const BENCH_HELP = `Usage: sluice bench [options]
                           {proxyPort} {adminPort} {upstreamPort}; ready when :{adminPort}/status is 200
   --compare FILE          regression gate against a baseline written by --save-baseline
   --max-rounds N          with --compare: round budget while the spread is wide (default 3 x rounds)
+  --tolerance-scale K     with --compare: multiply every tolerance by K (shorter runs are noisier)
   --save-baseline FILE    also write this run's report to FILE (a baseline for --compare)`
 
 const TUNE_HELP = `Usage: sluice tune [options]
@@ -107,6 +108,7 @@ async function bench(argv: string[]): Promise<number> {
       compare: { type: 'string' },
       'max-rounds': { type: 'string' },
       'save-baseline': { type: 'string' },
+      'tolerance-scale': { type: 'string' },
       list: { type: 'boolean' },
     },
     strict: true,
@@ -127,6 +129,7 @@ async function bench(argv: string[]): Promise<number> {
   const baselinePath = values.compare
   const baseline = baselinePath === undefined ? null : loadBaseline(baselinePath)
   const maxRounds = baseline === null ? rounds : positive(values, 'max-rounds', Math.max(rounds + 2, rounds * 3))
+  const tolerance = scaleTolerance(DEFAULT_TOLERANCE, positive(values, 'tolerance-scale', 1, false))
   const opts = {
     scenarios,
     workers: positive(values, 'workers', 1),
@@ -139,7 +142,7 @@ async function bench(argv: string[]): Promise<number> {
     reference: reference === 'nginx' ? ('nginx' as const) : null,
     gatewayCmd: values['gateway-cmd'] ?? defaultGatewayCmd(),
     maxRounds,
-    moreRounds: baseline === null ? undefined : moreRoundsRule(baseline, DEFAULT_TOLERANCE),
+    moreRounds: baseline === null ? undefined : moreRoundsRule(baseline, tolerance),
   }
   installSignalHandlers()
   const progress = createProgress(scenarios.length * rounds * targetsOf(opts).length * STEPS_PER_TARGET)
@@ -150,7 +153,7 @@ async function bench(argv: string[]): Promise<number> {
     progress.done()
   }
   let comparison: Comparison | undefined
-  if (baseline !== null && baselinePath !== undefined) comparison = compareReports(report, baseline, baselinePath)
+  if (baseline !== null && baselinePath !== undefined) comparison = compareReports(report, baseline, baselinePath, tolerance)
   process.stdout.write(renderTerminal(report, comparison))
   const json = comparison === undefined ? report : { ...report, comparison }
   const files = writeOut(resolve(values.out ?? join('bench', 'results')), 'bench', json, renderHtml({ report, comparison }))

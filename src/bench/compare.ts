@@ -34,11 +34,29 @@ export const DEFAULT_TOLERANCE: Tolerance = {
   spreadShare: 1,
 }
 
+/** Every limit widened (k > 1) or narrowed (k < 1); the spread rule is a share and stays. */
+export function scaleTolerance(t: Tolerance, k: number): Tolerance {
+  return {
+    rpsRatio: Math.min(0.95, t.rpsRatio * k),
+    cpuRatio: t.cpuRatio * k,
+    addedP50Us: t.addedP50Us * k,
+    addedP50Rel: t.addedP50Rel * k,
+    addedP99Us: t.addedP99Us * k,
+    addedP99Rel: t.addedP99Rel * k,
+    spreadShare: t.spreadShare,
+  }
+}
+
 export function toleranceText(t: Tolerance): string {
   return (
-    `rps ratio -${t.rpsRatio * 100}%, CPU ratio +${t.cpuRatio * 100}%, ` +
-    `added p50 +max(${t.addedP50Us} µs, ${t.addedP50Rel * 100}%), added p99 +max(${t.addedP99Us} µs, ${t.addedP99Rel * 100}%)`
+    `rps ratio -${pct(t.rpsRatio)}%, CPU ratio +${pct(t.cpuRatio)}%, ` +
+    `added p50 +max(${Math.round(t.addedP50Us)} µs, ${pct(t.addedP50Rel)}%), ` +
+    `added p99 +max(${Math.round(t.addedP99Us)} µs, ${pct(t.addedP99Rel)}%)`
   )
+}
+
+function pct(x: number): number {
+  return Math.round(x * 1000) / 10
 }
 
 export interface MetricComparison {

@@ -120,3 +120,39 @@ export function treeRss(rootPid: number): TreeRss {
   for (const p of processes) totalBytes += p.rssBytes
   return { totalBytes, processes }
 }
+
+/** Sum of `/proc/<pid>/task/<tid>/schedstat` run times (ns) over the process's threads; null when unreadable. */
+function runNsOf(pid: number): number | null {
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return null
+  }
+  let ns = 0
+  for (const tid of tids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1')
+      ns += Number(text.slice(0, text.indexOf(' ')))
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return ns
+}
+
+let schedstatWorks: boolean | null = null
+
+/**
+ * CPU seconds of the process tree like cpuOf(), at nanosecond resolution: the scheduler's run time
+ * per thread (`schedstat`, CONFIG_SCHED_INFO) instead of utime + stime in clock ticks. At 100 ticks
+ * per second a 1 s window at 1,000 req/s resolves CPU only to 10 µs per request, which is the whole
+ * cost of a fast upstream; falls back to cpuOf() where schedstat is missing.
+ */
+export function cpuPreciseOf(rootPid: number): number {
+  if (schedstatWorks === null) schedstatWorks = runNsOf(process.pid) !== null
+  if (!schedstatWorks) return cpuOf(rootPid)
+  let ns = 0
+  for (const s of processTree(rootPid)) ns += runNsOf(s.pid) ?? 0
+  return ns / 1e9
+}

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks'
 import type autocannon from 'autocannon'
 import * as hdr from 'hdr-histogram-js'
 import type { Dispatcher, Pool } from 'undici'
-import { cpuOf } from './cpu.js'
+import { cpuPreciseOf } from './cpu.js'
 
 export type ClientKind = 'net' | 'undici'
 
@@ -846,8 +846,8 @@ async function main(argv: readonly string[]): Promise<LoadgenResult> {
   const request = requestRaw === undefined ? undefined : (JSON.parse(requestRaw) as RequestShape)
   let cpu0 = 0
   let cpu1 = 0
-  const onWindowStart = cpuPid === null ? undefined : () => void (cpu0 = cpuOf(cpuPid))
-  const onWindowEnd = cpuPid === null ? undefined : () => void (cpu1 = cpuOf(cpuPid))
+  const onWindowStart = cpuPid === null ? undefined : () => void (cpu0 = cpuPreciseOf(cpuPid))
+  const onWindowEnd = cpuPid === null ? undefined : () => void (cpu1 = cpuPreciseOf(cpuPid))
   if (mode === 'fixed') {
     const client = (flag(argv, '--client') ?? 'net') as ClientKind
     if (client !== 'net' && client !== 'undici') throw new Error(`bad --client: ${client}`)

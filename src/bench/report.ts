@@ -92,7 +92,7 @@ export function renderTerminal(report: BenchReport, comparison?: Comparison): st
 export function renderComparison(c: Comparison): string {
   const out = [`Compared with ${c.baseline} (tolerances: ${c.toleranceText}):`]
   for (const s of c.scenarios) {
-    out.push(`  ${s.scenario}: ${s.ok ? 'ok' : 'REGRESSED'} (${s.rounds} rounds)`)
+    out.push(`  ${s.scenario}: ${s.ok ? 'ok' : 'REGRESSED'} (${s.rounds} round${s.rounds === 1 ? '' : 's'})`)
     for (const m of s.metrics) {
       out.push(
         `    ${m.metric.padEnd(18)} now ${num(m.current, m.digits).padStart(8)}  baseline ${num(m.baseline, m.digits).padStart(8)}  ` +
