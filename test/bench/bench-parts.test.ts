@@ -172,7 +172,8 @@ describe('report pieces', () => {
     tty.step('routing direct')
     tty.note('result')
     tty.done()
-    assert.match(written[0], /^\r\x1b\[K\[#{6}\.{18}\]\s+25% \d+s routing direct$/)
+    assert.ok(written[0].startsWith('\r\x1b[K'), 'clears the line before redrawing')
+    assert.match(written[0].slice(4), /^\[#{6}\.{18}\]\s+25% \d+s routing direct$/)
     assert.ok(written.includes('\r\x1b[Kresult\n'))
     assert.equal(written[written.length - 1], '\r\x1b[K')
     const lines: string[] = []
