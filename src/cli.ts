@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util'
 import { checkConfig } from './config/check.js'
 import { loadConfig, loadConfigObject } from './config/load.js'
 import { ConfigError } from './errors.js'
+// Registers the bundled plugins (config schemas and pipeline phases) in the primary and every worker.
+import './plugins/index.js'
 
 /**
  * sluice start | check: parses flags and hands over; nothing else lives here.

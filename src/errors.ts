@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+
 // Stable error codes: one table maps each code to its HTTP status and the message sent to the client.
 // Tests assert on the code (sent as the `code` field of JSON error bodies), never on prose alone.
 // Bodies follow Kong's `kong.response.error` shape: {"message": ..., "request_id": ...}, plus `code`.
@@ -38,22 +40,12 @@ export class ConfigError extends Error {
   }
 }
 
-// Status lines and bodies are built once per code at start-up, not per request.
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-}
+// Status lines are built once per code at start-up, not per request.
+const STATUS_LINES: string[] = []
+for (let code = 100; code < 600; code++) STATUS_LINES[code] = `${code} ${STATUS_CODES[code] ?? 'Unknown'}`
 
 export function statusLine(status: number): string {
-  return `${status} ${STATUS_TEXT[status] ?? 'Unknown'}`
+  return STATUS_LINES[status] ?? `${status} Unknown`
 }
 
 export function errorBody(code: ErrorCode, requestId: string | null): string {

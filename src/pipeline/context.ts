@@ -40,6 +40,11 @@ export class RequestContext {
   /** Set by the log phase: total time in the gateway, ms. */
   latency: number
   errorCode: string | null
+  /** The upstream request head as it will be sent: access plugins may edit both. */
+  upstreamPath: string
+  upstreamHeaders: string[] | null
+  /** The client's body has not been (fully) read: an answer from Sluice must close the connection. */
+  bodyPending: boolean
 
   constructor(
     snapshot: Snapshot,
@@ -78,6 +83,9 @@ export class RequestContext {
     this.responded = false
     this.latency = 0
     this.errorCode = null
+    this.upstreamPath = ''
+    this.upstreamHeaders = null
+    this.bodyPending = false
   }
 
   /** First inbound header with this lower-case name. */

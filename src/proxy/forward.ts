@@ -1,6 +1,9 @@
 import type { Dispatcher } from 'undici'
 import type { Readable } from 'node:stream'
 import { ERRORS, errorBody, statusLine, type ErrorCode } from '../errors.js'
+import { logger } from '../observability/logger.js'
+import { runHeader } from '../pipeline/compile.js'
+import { isValidHeaderName, isValidHeaderValue } from './headers.js'
 import type { RequestContext } from '../pipeline/context.js'
 import type { CompiledService } from '../worker/compile.js'
 import type { Target } from './types.js'
@@ -158,6 +161,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Picks a target and dispatches; on a connect failure of an idempotent request, the next target. */
   start(exclude: Target | null): void {
     const ctx = this.ctx
+    // Access plugins may have rewritten the path; the header list is the same array, edited in place.
+    this.opts.path = ctx.upstreamPath
     const target = this.service.balancer.pick(this.service.hashKey(ctx), exclude)
     if (target === null) return this.fail('SLUICE_ERR_NO_HEALTHY_TARGET')
     this.attempts++
@@ -190,6 +195,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // After finish(): the error undici reports for this abort finds the exchange over and is ignored.
     this.bodyStream?.destroy()
     if (this.abortUpstream !== null) this.abortUpstream(new Error(code))
+  }
+
+  /** An access plugin answered the request itself (pipeline/respond.ts): nothing goes upstream. */
+  answered(): void {
+    this.bodyStream?.destroy()
+    this.finished = true
+    this.finish()
+  }
+
+  /** An access plugin threw: a 500 with the stable code, logged; never a crash. */
+  pluginFailed(err: Error): void {
+    logger.error({ err, route: this.ctx.route?.name, request_id: this.ctx.requestId }, 'plugin failed')
+    this.bodyStream?.destroy()
+    if (!this.ctx.aborted && !this.ctx.responded) sendError(this.ctx, 'SLUICE_ERR_INTERNAL')
+    this.finished = true
+    this.finish()
   }
 
   // ---- undici handler ----------------------------------------------------------------------------
@@ -299,12 +320,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = ctx.res
     const raw = this.rawHeaders!
     res.writeStatus(statusLineFor(ctx.status, this.statusText))
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]
-      // Hot path: only names as long as a skipped one are decoded and compared; the rest go to uWS as
-      // the Buffers undici parsed, with no string made. llhttp has already refused CR, LF and NUL.
-      if (SKIP_LENGTHS[name.length] === 1 && SKIP_RESPONSE_HEADER.has(name.toString('latin1').toLowerCase())) continue
-      res.writeHeader(name, raw[i + 1])
+    const header = ctx.route!.pipeline.header
+    if (header === null) {
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]
+        // Hot path: only names as long as a skipped one are decoded and compared; the rest go to uWS as
+        // the Buffers undici parsed, with no string made. llhttp has already refused CR, LF and NUL.
+        if (SKIP_LENGTHS[name.length] === 1 && SKIP_RESPONSE_HEADER.has(name.toString('latin1').toLowerCase())) continue
+        res.writeHeader(name, raw[i + 1])
+      }
+    } else {
+      // Header-phase plugins edit a string list; what they wrote is validated before it reaches uWS,
+      // which writes header bytes verbatim.
+      const list: string[] = []
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i].toString('latin1')
+        if (!SKIP_RESPONSE_HEADER.has(name.toLowerCase())) list.push(name, raw[i + 1].toString('latin1'))
+      }
+      try {
+        runHeader(ctx, header, list)
+      } catch (err) {
+        // The status is decided; a failing header plugin must not break the response or the worker.
+        logger.error({ err, route: ctx.route!.name, request_id: ctx.requestId }, 'header-phase plugin failed')
+      }
+      for (let i = 0; i < list.length; i += 2) {
+        if (isValidHeaderName(list[i]) && isValidHeaderValue(list[i + 1]) && !SKIP_RESPONSE_HEADER.has(list[i].toLowerCase())) {
+          res.writeHeader(list[i], list[i + 1])
+        }
+      }
     }
     ctx.snapshot.writeResponseHeaders(ctx, res)
     ctx.responded = true
@@ -395,6 +438,6 @@ export function sendError(ctx: RequestContext, code: ErrorCode): void {
     res.writeStatus(statusLine(e.status))
     res.writeHeader('content-type', 'application/json; charset=utf-8')
     ctx.snapshot.writeResponseHeaders(ctx, res)
-    res.end(body)
+    res.end(body, ctx.bodyPending)
   })
 }

@@ -7,6 +7,7 @@ import { createBalancer } from '../proxy/balancer.js'
 import type { PoolRegistry } from '../proxy/pools.js'
 import type { Balancer, HashOn, TargetSpec } from '../proxy/types.js'
 import type { RequestContext } from '../pipeline/context.js'
+import { compilePipelines, EMPTY_PIPELINE, type RoutePipeline } from '../pipeline/compile.js'
 
 /**
  * A config snapshot compiled for the hot path: the router, each service's balancer and pools, and the
@@ -38,6 +39,8 @@ export interface CompiledRoute {
   readonly service: CompiledService
   readonly stripPath: boolean
   readonly preserveHost: boolean
+  /** The route's plugins by phase (null phases cost nothing). */
+  readonly pipeline: RoutePipeline
 }
 
 export class Snapshot {
@@ -143,6 +146,7 @@ export function compileSnapshot(
     })
   }
 
+  const pipelines = compilePipelines(config)
   const routes: CompiledRoute[] = []
   const specs: RouteSpec<CompiledRoute>[] = []
   config.routes.forEach((r, order) => {
@@ -154,6 +158,7 @@ export function compileSnapshot(
       service,
       stripPath: r.strip_path,
       preserveHost: r.preserve_host,
+      pipeline: pipelines.get(r.id) ?? EMPTY_PIPELINE,
     }
     routes.push(compiled)
     specs.push({

@@ -3,6 +3,8 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { Dispatcher } from 'undici'
 import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
 import { findHeader, RequestContext } from '../pipeline/context.js'
+import { runAccess, runLog, type Step } from '../pipeline/compile.js'
+import { logger } from '../observability/logger.js'
 import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
 import { canonicalIp, connectionTokens, isValidHeaderValue, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
@@ -262,11 +264,15 @@ export class ProxyServer implements ExchangeHooks {
       headersTimeout: service.readTimeout,
       bodyTimeout: service.readTimeout,
     }
+    ctx.upstreamPath = upstreamPath
+    ctx.upstreamHeaders = out
+    const access = route.pipeline.access
     if (!hasBody) {
       if (contentLength === 0 && !METHODS_WITHOUT_BODY.has(method)) out.push('content-length', '0')
       const exchange = new Exchange(ctx, service, this, opts, null)
       res.onAborted(() => exchange.clientAborted())
-      exchange.start(null)
+      if (access === null) exchange.start(null)
+      else this.access(exchange, access)
       return
     }
 
@@ -285,7 +291,8 @@ export class ProxyServer implements ExchangeHooks {
         received += n
         if (isLast && !ctx.aborted) {
           ctx.bytesIn = received
-          exchange.start(null)
+          if (access === null) exchange.start(null)
+          else this.access(exchange, access)
         }
       })
       return
@@ -306,8 +313,28 @@ export class ProxyServer implements ExchangeHooks {
         return
       }
       stream.feed(chunk, isLast)
+      if (isLast) ctx.bodyPending = false
     })
-    exchange.start(null)
+    ctx.bodyPending = true
+    if (access === null) exchange.start(null)
+    else this.access(exchange, access)
+  }
+
+  /** Runs the route's access plugins, then forwards unless one of them answered. */
+  private access(exchange: Exchange, steps: readonly Step[]): void {
+    let verdict: boolean | Promise<boolean>
+    try {
+      verdict = runAccess(exchange.ctx, steps)
+    } catch (err) {
+      return exchange.pluginFailed(err as Error)
+    }
+    if (verdict === true) exchange.start(null)
+    else if (verdict === false) exchange.answered()
+    else
+      verdict.then(
+        (go) => (go && !exchange.ctx.aborted ? exchange.start(null) : exchange.answered()),
+        (err: Error) => exchange.pluginFailed(err),
+      )
   }
 
   /** A request answered by Sluice itself before anything was forwarded. */
@@ -321,6 +348,14 @@ export class ProxyServer implements ExchangeHooks {
   done(ctx: RequestContext): void {
     ctx.latency = performance.now() - ctx.startedAt
     ctx.snapshot.requestEnded()
+    const log = ctx.route!.pipeline.log
+    if (log !== null) {
+      try {
+        runLog(ctx, log)
+      } catch (err) {
+        logger.error({ err, route: ctx.route!.name, request_id: ctx.requestId }, 'log-phase plugin failed')
+      }
+    }
     if (this.log !== null) this.log.write(ctx)
     if (--this.inflight === 0 && this.drained !== null) {
       this.drained()
