@@ -226,7 +226,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.resumeUpstream = resume
     ctx.upstreamLatency = performance.now() - ctx.upstreamStartedAt
     ctx.status = statusCode
-    if (ctx.aborted) return false
+    if (ctx.aborted) {
+      // Never return false here: that pauses the upstream socket until resume(), and nobody would call
+      // it. Cancel instead (undici destroys the socket rather than reuse it mid-response).
+      this.abortUpstream?.(new Error('client aborted'))
+      return true
+    }
     // The head is kept and written together with the first body bytes (or the end): one cork, one
     // send() for a small response instead of two.
     this.rawHeaders = rawHeaders
