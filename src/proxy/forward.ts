@@ -71,6 +71,9 @@ function statusLineFor(code: number, text: string): string {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
 
+/** What the forwarder hands either client: undici's dispatch options with the head as a flat list. */
+export type ForwardOptions = Dispatcher.DispatchOptions & { headers: string[]; body: Buffer | Readable | null }
+
 export interface ExchangeHooks {
   /** Called exactly once when the exchange is over (response ended, failed or client aborted). */
   done(ctx: RequestContext): void
@@ -81,7 +84,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly service: CompiledService
   readonly hooks: ExchangeHooks
   /** undici dispatch options; `origin`/`path`/`headers` are reused on a retry. */
-  readonly opts: Dispatcher.DispatchOptions
+  readonly opts: ForwardOptions
   attempts: number
   private abortUpstream: ((err?: Error) => void) | null
   private resumeUpstream: (() => void) | null
@@ -114,7 +117,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ctx: RequestContext,
     service: CompiledService,
     hooks: ExchangeHooks,
-    opts: Dispatcher.DispatchOptions,
+    opts: ForwardOptions,
     bodyStream: Readable | null,
   ) {
     this.ctx = ctx

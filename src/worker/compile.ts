@@ -1,10 +1,9 @@
 import type { HttpResponse } from 'uWebSockets.js'
-import type { Pool } from 'undici'
 import type { GatewayConfig, Settings } from '../config/schema.js'
 import { compileRouter } from '../router/router.js'
 import type { Router, RouteSpec } from '../router/types.js'
 import { createBalancer } from '../proxy/balancer.js'
-import type { PoolRegistry } from '../proxy/pools.js'
+import type { PoolRegistry, UpstreamClient, UpstreamPool } from '../proxy/pools.js'
 import type { Balancer, HashOn, TargetSpec } from '../proxy/types.js'
 import type { RequestContext } from '../pipeline/context.js'
 import { compilePipelines, EMPTY_PIPELINE, type RoutePipeline } from '../pipeline/compile.js'
@@ -28,7 +27,7 @@ export interface CompiledService {
   readonly writeTimeout: number
   readonly balancer: Balancer
   /** Target key (`host:port`) -> undici pool. */
-  readonly pools: Map<string, Pool>
+  readonly pools: Map<string, UpstreamPool>
   /** Consistent-hashing input for this request, or null (round-robin fallback). */
   hashKey(ctx: RequestContext): string | null
 }
@@ -58,8 +57,8 @@ export class Snapshot {
     readonly correlationHeader: string | null,
     /** The same name as configured, for the response. */
     readonly correlationHeaderOut: string | null,
-    private readonly leased: readonly Pool[],
-    private readonly registry: PoolRegistry,
+    private readonly leased: readonly UpstreamPool[],
+    private readonly registry: PoolRegistry<UpstreamClient>,
   ) {}
 
   /** Headers Sluice adds to every response it sends (proxied or its own). */
@@ -106,10 +105,10 @@ export function compileSnapshot(
   settings: Settings,
   version: number,
   hash: string,
-  registry: PoolRegistry,
+  registry: PoolRegistry<UpstreamClient>,
 ): Snapshot {
   const upstreams = new Map(config.upstreams.map((u) => [u.id, u]))
-  const leased: Pool[] = []
+  const leased: UpstreamPool[] = []
   const services = new Map<string, CompiledService>()
 
   for (const svc of config.services) {
@@ -119,7 +118,7 @@ export function compileSnapshot(
       ? upstream.targets.map((t) => ({ host: t.host, port: t.port, weight: t.weight }))
       : [{ host: svc.host, port: svc.port, weight: 100 }]
     const balancer = createBalancer(upstream?.algorithm ?? 'round-robin', specs, { slots: upstream?.slots })
-    const pools = new Map<string, Pool>()
+    const pools = new Map<string, UpstreamPool>()
     for (const target of balancer.targets) {
       if (pools.has(target.key)) continue
       const { host, port } = target.spec

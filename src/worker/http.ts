@@ -5,7 +5,7 @@ import { errorBody, statusLine, ERRORS, type ErrorCode } from '../errors.js'
 import { findHeader, RequestContext } from '../pipeline/context.js'
 import { runAccess, runLog, type Step } from '../pipeline/compile.js'
 import { logger } from '../observability/logger.js'
-import { Exchange, sendError, type ExchangeHooks } from '../proxy/forward.js'
+import { Exchange, sendError, type ExchangeHooks, type ForwardOptions } from '../proxy/forward.js'
 import { canonicalIp, connectionTokens, isValidHeaderValue, isHopByHop, isOwnedOnForward, resolveClientIp, writeForwardedHeaders, type TrustedIps } from '../proxy/headers.js'
 import { BUFFER_BODY_MAX, ClientBodyStream } from './body.js'
 import type { Snapshot } from './compile.js'
@@ -255,7 +255,7 @@ export class ProxyServer implements ExchangeHooks {
     this.inflight++
     snapshot.inflight++
     const hasBody = sTransferEncoding !== undefined || contentLength > 0
-    const opts: Dispatcher.DispatchOptions = {
+    const opts: ForwardOptions = {
       origin: undefined,
       path: upstreamPath,
       method: method as Dispatcher.HttpMethod,

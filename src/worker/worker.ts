@@ -4,7 +4,7 @@ import { deepFreeze } from '../config/normalize.js'
 import { AccessLog } from '../observability/access-log.js'
 import { logger } from '../observability/logger.js'
 import { compileTrustedIps } from '../proxy/headers.js'
-import { PoolRegistry } from '../proxy/pools.js'
+import { PoolRegistry, type UpstreamClient } from '../proxy/pools.js'
 import type { FromWorker, ToWorker } from '../primary/ipc.js'
 import { compileSnapshot } from './compile.js'
 import { ProxyServer, type Limits } from './http.js'
@@ -42,7 +42,7 @@ export function runWorker(): void {
   }
 
   let server: ProxyServer | null = null
-  let registry: PoolRegistry | null = null
+  let registry: PoolRegistry<UpstreamClient> | null = null
   let accessLog: AccessLog | null = null
   const listenSockets: uWS.us_listen_socket[] = []
   let draining = false
@@ -96,6 +96,7 @@ export function runWorker(): void {
           registry ??= new PoolRegistry({
             connections: settings.upstream_connections,
             keepAliveTimeout: settings.upstream_keepalive_timeout,
+            client: settings.upstream_client,
           })
           // IPC delivers a structured clone: freeze it again so nothing on the request path can mutate config.
           const snapshot = compileSnapshot(deepFreeze(msg.config), settings, msg.version, msg.hash, registry)
