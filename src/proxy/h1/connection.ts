@@ -108,6 +108,8 @@ export class Connection {
   /** A request body stream is being written. */
   writingBody = false
   bodySent = 0
+  /** The upstream's end arrived while the handler had paused an until-close body. */
+  endedWhilePaused = false
   /** An error raised by us (timeout, parse) or by the socket, reported when the socket closes. */
   error: Error | null = null
 
@@ -157,6 +159,7 @@ export class Connection {
     const owner = this.owner
     this.state = State.Head
     this.responseStarted = false
+    this.endedWhilePaused = false
     this.noReuse = req.close
     this.error = null
     this.deadline = req.headersTimeout > 0 ? owner.now + req.headersTimeout + owner.tickMs : 0
@@ -620,6 +623,10 @@ export class Connection {
       this.destroy(err instanceof Error ? err : new Error(String(err)), false)
       return
     }
+    if (this.endedWhilePaused && !this.paused && this.state === State.UntilClose) {
+      this.onEnd()
+      return
+    }
     if (reading && (this.state as State) !== State.Dead) this.socket.resume()
   }
 
@@ -647,8 +654,12 @@ export class Connection {
 
   private onEnd(): void {
     if (this.state === State.UntilClose && this.req !== null) {
-      // The body ran until close, and this is the close. With the handler paused, completion waits for
-      // resume() (no more reads happen until then, so 'end' cannot arrive while paused).
+      // The body ran until close, and this is the close. Reads stop while the handler is paused, so the
+      // end cannot normally arrive then; if it does, completion waits for resume().
+      if (this.paused) {
+        this.endedWhilePaused = true
+        return
+      }
       this.complete()
       this.noReuse = true
       this.released()
