@@ -15,8 +15,8 @@ import './plugins/index.js'
 
 const USAGE = `Usage:
   sluice start [--config FILE] [--workers N] [--proxy-port PORT] [--admin-port PORT]
-      Start the gateway. Without --config, runs the embedded demo: upstreams on loopback routed at
-      /api/v1/users, /api/v1/orders and a fallback at /.
+      Start the gateway. Without --config (or SLUICE_CONFIG), runs the embedded demo: upstreams on
+      loopback routed at /api/v1/users, /api/v1/orders and a fallback at /.
   sluice check --config FILE
       Validate a declarative config (Kong _format_version "3.0", YAML or JSON) and print every error with
       its path; exits 1 when the config is invalid (like nginx -t).
@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'start': {
       const { Primary } = await import('./primary/primary.js')
-      const file = typeof values.config === 'string' ? values.config : undefined
+      const file = typeof values.config === 'string' ? values.config : process.env.SLUICE_CONFIG || undefined
       if (file !== undefined) {
         const primary = new Primary({ load: () => loadConfig({ file, env: process.env, flags }) })
         await primary.start()
