@@ -9,7 +9,7 @@ import { compareReports, DEFAULT_TOLERANCE, loadBaseline, moreRoundsRule, scaleT
 import type { Comparison } from './compare.js'
 import { NginxNotFoundError, requireNginx } from './nginx.js'
 import { createProgress } from './progress.js'
-import { renderHtml, renderTerminal } from './report.js'
+import { renderHtml, renderMarkdown, renderTerminal } from './report.js'
 import { listScenarios, selectScenarios, UnknownScenarioError } from './scenarios.js'
 import { defaultGatewayCmd, runBench, stopBench, STEPS_PER_TARGET, targetsOf } from './suite.js'
 import type { BenchReport } from './suite.js'
@@ -89,12 +89,19 @@ function installSignalHandlers(): void {
   }
 }
 
-function writeOut(dir: string, name: string, json: unknown, html: string): { json: string; html: string } {
+function writeOut(
+  dir: string,
+  name: string,
+  json: unknown,
+  html: string,
+  markdown?: string,
+): { json: string; html: string } {
   mkdirSync(dir, { recursive: true })
   const jsonPath = join(dir, `${name}.json`)
   const htmlPath = join(dir, `${name}.html`)
   writeFileSync(jsonPath, JSON.stringify(json, null, 2) + '\n')
   writeFileSync(htmlPath, html)
+  if (markdown !== undefined) writeFileSync(join(dir, `${name}.md`), markdown)
   return { json: jsonPath, html: htmlPath }
 }
 
@@ -156,7 +163,8 @@ async function bench(argv: string[]): Promise<number> {
   if (baseline !== null && baselinePath !== undefined) comparison = compareReports(report, baseline, baselinePath, tolerance)
   process.stdout.write(renderTerminal(report, comparison))
   const json = comparison === undefined ? report : { ...report, comparison }
-  const files = writeOut(resolve(values.out ?? join('bench', 'results')), 'bench', json, renderHtml({ report, comparison }))
+  const markdown = renderMarkdown(report, `sluice bench ${argv.join(' ')}`)
+  const files = writeOut(resolve(values.out ?? join('bench', 'results')), 'bench', json, renderHtml({ report, comparison }), markdown)
   if (values['save-baseline'] !== undefined) {
     mkdirSync(dirname(resolve(values['save-baseline'])), { recursive: true })
     writeFileSync(values['save-baseline'], JSON.stringify(report, null, 2) + '\n')

@@ -20,17 +20,17 @@ export interface Tolerance {
   readonly addedP50Rel: number
   readonly addedP99Us: number
   readonly addedP99Rel: number
-  /** A metric whose (max - min) over rounds exceeds this share of its limit's headroom asks for another round. */
+  /** A metric whose (max - min) / sqrt(rounds) exceeds this share of its limit's headroom asks for another round. */
   readonly spreadShare: number
 }
 
 export const DEFAULT_TOLERANCE: Tolerance = {
-  rpsRatio: 0.2,
-  cpuRatio: 0.2,
-  addedP50Us: 60,
-  addedP50Rel: 0.3,
-  addedP99Us: 250,
-  addedP99Rel: 0.5,
+  rpsRatio: 0.35,
+  cpuRatio: 0.3,
+  addedP50Us: 100,
+  addedP50Rel: 0.6,
+  addedP99Us: 5000,
+  addedP99Rel: 2,
   spreadShare: 1,
 }
 
@@ -180,8 +180,8 @@ export function compareReports(
 }
 
 /**
- * The gate's "one more round?" rule: while a metric fails, or its spread over rounds is wider than
- * the headroom the tolerance gives it, the median is not settled yet; the caller's maxRounds is the
+ * The gate's "one more round?" rule: while a metric fails, or its spread over rounds (range divided
+ * by sqrt(rounds)) is wider than the headroom the tolerance gives it, the median is not settled yet; the caller's maxRounds is the
  * budget. A regression that is real keeps failing however many rounds run.
  */
 export function moreRoundsRule(
@@ -191,10 +191,12 @@ export function moreRoundsRule(
   return (scenario, summary) => {
     const b = baseline.scenarios.find((x) => x.name === scenario)
     if (b === undefined) return false
+    // The range over n rounds only grows with n; range / sqrt(n) shrinks as the median settles.
+    const settle = Math.sqrt(Math.max(1, summary.rounds))
     for (const m of compareScenario(summary, b.summary, t)) {
       if (!m.ok) return true
       const headroom = Math.abs(m.limit - m.baseline)
-      if (m.spread > headroom * t.spreadShare) return true
+      if (m.spread / settle > headroom * t.spreadShare) return true
     }
     return false
   }

@@ -105,6 +105,38 @@ export function renderComparison(c: Comparison): string {
   return out.join('\n')
 }
 
+/** The report as Markdown (bench/RESULTS.md is one of these): machine, options, a table per scenario. */
+export function renderMarkdown(report: BenchReport, command?: string): string {
+  const m = report.machine
+  const o = report.options
+  const out: string[] = []
+  out.push(`## sluice bench, ${m.date}`)
+  out.push('')
+  out.push(
+    `Machine: ${m.cpuModel}, ${m.nproc} cores, kernel ${m.kernel}, Node ${m.node}, ${m.nginx ?? 'nginx not installed'}` +
+      (m.gitCommit === null ? '' : `, commit ${m.gitCommit}`) +
+      '.',
+  )
+  if (command !== undefined) out.push(`Command: \`${command}\``)
+  out.push(
+    `Runs: ${o.rounds} rounds per scenario, ${o.workers} worker(s); per target per round ${o.warmupSec}s warm-up, ` +
+      `${o.durationSec}s saturation (${o.satConnections} conns), ${o.durationSec}s at ${o.rate} req/s (${o.connections} conns). ` +
+      'Values: median (min–max) over rounds; added latency and ratios against direct in the same round.',
+  )
+  for (const s of report.scenarios) {
+    out.push('')
+    out.push(`### ${s.name}`)
+    out.push('')
+    out.push(`${s.description}. Request: \`${s.request.method ?? 'GET'} ${s.request.path}\`.`)
+    out.push('')
+    const targets = s.summary.targets
+    out.push(`| | ${targets.map((t) => t.target).join(' | ')} |`)
+    out.push(`|---|${targets.map(() => '---:').join('|')}|`)
+    for (const r of rows(true)) out.push(`| ${r.label} | ${targets.map((t) => r.cell(t)).join(' | ')} |`)
+  }
+  return out.join('\n') + '\n'
+}
+
 // --- HTML -------------------------------------------------------------------------------------
 
 const COLORS: Readonly<Record<BenchTarget, string>> = { direct: '#2f7d32', gateway: '#1f5fbf', nginx: '#c2571a' }
