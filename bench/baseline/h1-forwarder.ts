@@ -45,6 +45,7 @@ class Handler implements H1Handler {
   status = 200
   raw: Buffer[] = []
   chunk: Buffer | null = null
+  abortUpstream: ((err?: Error) => void) | null = null
   readonly writeBound: () => void
   readonly endBound: () => void
   readonly abortedBound: () => void
@@ -53,15 +54,21 @@ class Handler implements H1Handler {
     this.res = res
     this.writeBound = () => this.write()
     this.endBound = () => this.end()
+    // The client went away: cancel the upstream request (a handler that only paused it would leak the
+    // upstream socket, paused for good).
     this.abortedBound = () => {
       this.aborted = true
+      this.abortUpstream?.(new Error('client aborted'))
     }
   }
 
-  onConnect(): void {}
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.aborted) abort(new Error('client aborted'))
+    else this.abortUpstream = abort
+  }
 
   onHeaders(status: number, raw: Buffer[]): boolean {
-    if (this.aborted) return false
+    if (this.aborted) return true
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]
       if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') this.total = Number(raw[i + 1].toString('latin1'))

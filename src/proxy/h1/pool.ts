@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici'
 import { Connection, type ConnectionOwner } from './connection.js'
 import { H1Error } from './errors.js'
 import { Req, type H1DispatchOptions, type H1Handler } from './request.js'
@@ -72,15 +73,19 @@ export class H1Pool implements ConnectionOwner {
    * options). Returns false when the request had to wait in the queue or failed at once, as undici's
    * `dispatch` returns false when the pool is saturated.
    *
+   * Typed to accept what undici's `dispatch` accepts, so a `Pool | H1Pool` can be called either way; what
+   * H1Pool does not support (header objects, FormData or iterator bodies) is refused with
+   * UND_ERR_INVALID_ARG at run time.
+   *
    * Hot path: one Req, the head string, an idle socket popped and written to.
    */
-  dispatch(opts: H1DispatchOptions, handler: H1Handler): boolean {
-    const req = new Req(handler)
+  dispatch(opts: H1DispatchOptions | Dispatcher.DispatchOptions, handler: H1Handler | Dispatcher.DispatchHandler): boolean {
+    const req = new Req(handler as H1Handler)
     if (this.destroyed || this.closed) {
       req.fail(this.destroyed ? new H1Error('UND_ERR_DESTROYED', 'The client is destroyed') : new H1Error('UND_ERR_CLOSED', 'The client is closed'))
       return false
     }
-    const err = req.prepare(opts, this.hostLine)
+    const err = req.prepare(opts as H1DispatchOptions, this.hostLine)
     if (err !== null) {
       req.fail(err)
       return false
