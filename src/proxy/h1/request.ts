@@ -45,6 +45,9 @@ function expectsPayload(method: string): boolean {
   return method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'QUERY'
 }
 
+/** Request headers whose values the client reads or refuses (see prepare). */
+const OWN_NAMES = new Set(['host', 'expect', 'upgrade', 'keep-alive', 'connection', 'content-length', 'transfer-encoding'])
+
 // undici's path rule: printable latin1, no spaces or controls.
 const INVALID_PATH = /[^\u0021-\u00ff]/
 
@@ -114,7 +117,9 @@ export class Req {
         const value = headers[i + 1]
         if (typeof name !== 'string' || !isValidHeaderName(name)) return invalidArg('invalid header name')
         if (typeof value !== 'string') {
-          if (!Array.isArray(value)) return invalidArg(`invalid ${name} header`)
+          // Several values: only for names the client does not interpret (framing and connection headers
+          // come once, as strings, and are checked below).
+          if (!Array.isArray(value) || OWN_NAMES.has(name.toLowerCase())) return invalidArg(`invalid ${name} header`)
           for (let j = 0; j < value.length; j++) {
             const v = value[j]
             if (typeof v !== 'string' || !isValidHeaderValue(v)) return invalidArg(`invalid ${name} header`)

@@ -550,6 +550,8 @@ describe('H1Pool: errors and timeouts', () => {
         { headers: ['upgrade', 'websocket'] },
         { headers: ['keep-alive', 'timeout=5'] },
         { headers: ['content-length', '1', 'content-length', '1'] },
+        { headers: ['transfer-encoding', ['chunked']] },
+        { headers: ['x-list', ['ok', 'bad\n']] },
         { path: '/a b' },
         { path: 'no-slash' },
         { method: 'GE T' },
