@@ -25,10 +25,10 @@ export interface Tolerance {
 }
 
 export const DEFAULT_TOLERANCE: Tolerance = {
-  rpsRatio: 0.35,
-  cpuRatio: 0.3,
-  addedP50Us: 100,
-  addedP50Rel: 0.6,
+  rpsRatio: 0.4,
+  cpuRatio: 0.35,
+  addedP50Us: 150,
+  addedP50Rel: 1,
   addedP99Us: 5000,
   addedP99Rel: 2,
   spreadShare: 1,
