@@ -79,7 +79,7 @@ export function recommend(settings: readonly TuneSetting[]): number | null {
 }
 
 export function sharedCoresNote(cores: number, maxWorkers: number, builtInUpstream: boolean): string {
-  const others = builtInUpstream ? 'the load generator and the built-in upstream' : 'the load generator'
+  const others = builtInUpstream ? 'it and the built-in upstream' : 'it'
   return (
     `The load generator shares this host's cores: ${others} run on the same ${cores} core${cores === 1 ? '' : 's'} ` +
     `as the gateway (up to ${maxWorkers} worker${maxWorkers === 1 ? '' : 's'} here). At saturation they take CPU the ` +
