@@ -58,6 +58,8 @@ const LF = 10
 /** Hex digits of a chunk size beyond which it could exceed 2^52: refused (RFC 9112 §7.1 overflow). */
 const MAX_CHUNK_SIZE_DIGITS = 13
 const MAX_CHUNK_EXTENSION_BYTES = 4096
+/** Margin kept below the upstream's `Keep-Alive: timeout` (undici's keepAliveTimeoutThreshold default). */
+const KEEP_ALIVE_THRESHOLD_MS = 2000
 
 const HEX = new Int8Array(256).fill(-1)
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c
@@ -108,6 +110,8 @@ export class Connection {
   /** A request body stream is being written. */
   writingBody = false
   bodySent = 0
+  /** How long this socket may stay idle (ms; the pool's keepAliveTimeout, lowered by the upstream's hint). */
+  idleTimeout: number
   /** The upstream's end arrived while the handler had paused an until-close body. */
   endedWhilePaused = false
   /** An error raised by us (timeout, parse) or by the socket, reported when the socket closes. */
@@ -122,6 +126,7 @@ export class Connection {
 
   constructor(owner: ConnectionOwner) {
     this.owner = owner
+    this.idleTimeout = owner.keepAliveTimeout > 0 ? owner.keepAliveTimeout : Infinity
     this.resume = () => this.resumeReading()
     this.onReadBound = (n, buf) => this.onRead(n, buf)
     this.onBodyDataBound = (chunk) => this.onBodyData(chunk)
@@ -449,6 +454,13 @@ export class Connection {
       return
     }
     if (head.minor === 0 || head.close) this.noReuse = true
+    // The upstream says how long it keeps an idle socket: as undici, stop reusing it 2 s before that (a
+    // socket it closes as a request arrives costs a retry, or a 502 for a request that cannot be retried).
+    const hint = head.keepAliveHint
+    if (hint >= 0) {
+      this.idleTimeout = Math.min(this.owner.keepAliveTimeout > 0 ? this.owner.keepAliveTimeout : Infinity, hint - KEEP_ALIVE_THRESHOLD_MS)
+      if (this.idleTimeout <= 0) this.noReuse = true
+    }
     if (req.isHead || status === 204 || status === 304) {
       this.state = State.Length
       this.remaining = 0
@@ -605,7 +617,8 @@ export class Connection {
       this.destroy(null, false)
       return
     }
-    if (this.owner.keepAliveTimeout > 0) this.deadline = this.owner.now + this.owner.keepAliveTimeout + this.owner.tickMs
+    const idle = this.idleTimeout
+    if (idle > 0 && idle !== Infinity) this.deadline = this.owner.now + idle + this.owner.tickMs
     this.owner.reusable(this)
   }
 

@@ -52,6 +52,8 @@ export class Head {
   close = false
   /** `Connection: keep-alive` was seen (only matters to HTTP/1.0, which Sluice never reuses anyway). */
   keepAlive = false
+  /** `Keep-Alive: timeout=N` in ms (how long the upstream keeps an idle socket), or -1. */
+  keepAliveHint = -1
 
   reset(): void {
     this.status = 0
@@ -63,8 +65,12 @@ export class Head {
     this.chunked = false
     this.close = false
     this.keepAlive = false
+    this.keepAliveHint = -1
   }
 }
+
+// undici's expression for the upstream's idle timeout hint.
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/
 
 /** `buf[from, to)` equals `lower` ignoring ASCII case; `lower` is a lower-case token. */
 function bytesAre(buf: Buffer, from: number, to: number, lower: string): boolean {
@@ -175,6 +181,10 @@ export function parseHead(buf: Buffer, start: number, end: number, out: Head): R
         break
       case 10:
         if (bytesAre(buf, nameStart, nameEnd, 'connection')) connection(buf.toString('latin1', valueStart, valueEnd), out)
+        else if (bytesAre(buf, nameStart, nameEnd, 'keep-alive')) {
+          const m = KEEP_ALIVE_TIMEOUT.exec(buf.toString('latin1', valueStart, valueEnd))
+          if (m !== null) out.keepAliveHint = Number(m[1]) * 1000
+        }
         break
     }
   }

@@ -126,6 +126,28 @@ describe('H1Pool: keep-alive and queueing', () => {
     }
   })
 
+  test("the upstream's Keep-Alive: timeout lowers the idle time (2 s margin); 2 s or less: not reused", async () => {
+    const srv = await rawServer((socket, head) => {
+      const t = head.startsWith('GET /short') ? 2 : 3
+      socket.write(`HTTP/1.1 200 OK\r\nKeep-Alive: timeout=${t}\r\nContent-Length: 1\r\n\r\nk`)
+    })
+    const pool = new H1Pool(srv.origin, { connections: 2, keepAliveTimeout: 10_000 })
+    try {
+      await run(pool, { path: '/short' })
+      assert.equal(pool.size, 0)
+      await run(pool, { path: '/three' })
+      assert.equal(pool.size, 1)
+      await sleep(700)
+      assert.equal(pool.size, 1)
+      await sleep(1000)
+      assert.equal(pool.size, 0)
+      assert.equal(srv.connections, 2)
+    } finally {
+      await pool.close()
+      await srv.close()
+    }
+  })
+
   test('Connection: close and HTTP/1.0 responses are not reused', async () => {
     const srv = await rawServer((socket, head) => {
       if (head.startsWith('GET /close')) socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na')
