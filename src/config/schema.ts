@@ -363,8 +363,12 @@ export const settingsShape = {
   drain_timeout: z.int().min(0).max(MAX_TIMEOUT).default(30000),
   upstream_connections: z.int().min(1).max(65536).default(128),
   upstream_keepalive_timeout: z.int().min(1).max(MAX_TIMEOUT).default(60000),
-  /** Which client carries plain-HTTP upstreams: undici, or Sluice's own HTTP/1.1 client (src/proxy/h1). */
-  upstream_client: z.enum(['undici', 'sluice']).default('undici'),
+  /**
+   * Which client carries plain-HTTP upstreams: Sluice's own HTTP/1.1 client (src/proxy/h1: 18–26 µs less
+   * CPU per request than undici behind the same handler, bench/baseline/README.md), or undici. HTTPS
+   * upstreams always use undici.
+   */
+  upstream_client: z.enum(['undici', 'sluice']).default('sluice'),
   redis_url: checked(v.checkRedisUrl).nullable().default(null),
 }
 
