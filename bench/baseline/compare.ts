@@ -66,6 +66,9 @@ const FORWARDERS: Record<string, { script: string; args: string[] }> = {
   bare: { script: 'bare-forwarder.ts', args: [] },
   raw: { script: 'raw-forwarder.ts', args: [] },
   'raw-handle': { script: 'raw-forwarder.ts', args: ['--write', 'handle'] },
+  // The same uWS handler over Sluice's H1Pool and over undici: the two rows isolate the client.
+  h1: { script: 'h1-forwarder.ts', args: [] },
+  'h1-undici': { script: 'h1-forwarder.ts', args: ['--client', 'undici'] },
 }
 
 /** One retry: a load generator that dies (e.g. a module edited mid-run in the shared tree) costs a run, not the whole comparison. */
