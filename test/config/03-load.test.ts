@@ -219,6 +219,7 @@ describe('settings', () => {
         drain_timeout: 30000,
         upstream_connections: 128,
         upstream_keepalive_timeout: 60000,
+        upstream_client: 'sluice',
         redis_url: null,
       },
     )
