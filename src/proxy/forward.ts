@@ -9,18 +9,19 @@ import type { CompiledService } from '../worker/compile.js'
 import type { Target } from './types.js'
 
 /**
- * Forwarding: one Exchange per proxied request, handed to undici's `Pool.dispatch()` as its handler.
+ * Forwarding: one Exchange per proxied request, handed to the upstream pool's `dispatch()` as its
+ * handler: Sluice's HTTP/1.1 client (src/proxy/h1, plain-HTTP upstreams by default) or undici's Pool
+ * (HTTPS upstreams, or `upstream_client: undici`). Both call the same handler contract.
  *
  * Hot path. The handler uses undici's legacy callback shape (onConnect/onHeaders/onData/onComplete/
  * onError) on purpose: undici's Client calls exactly these, so a plain object is passed through with no
  * wrapper, while the newer onRequestStart/onResponse* shape is adapted by an UnwrapHandler that also parses
- * every response header into an object (lib/handler/unwrap-handler.js). platform-notes.md measured
- * `dispatch()` with a plain handler at 52-80 µs of CPU per request against noticeably more for `request()`.
+ * every response header into an object (lib/handler/unwrap-handler.js); H1Pool implements the same shape.
  *
  * Backpressure both ways: the response body is written with uWS `tryEnd` (known length) or `write`
- * (chunked); when uWS reports backpressure `onData` returns false, which pauses undici's socket, and uWS
- * `onWritable` resumes it. Request bodies are streamed by src/worker/body.ts, which pauses the client's uWS
- * socket while undici's request stream is full.
+ * (chunked); when uWS reports backpressure `onData` returns false, which pauses the upstream socket, and
+ * uWS `onWritable` resumes it. Request bodies are streamed by src/worker/body.ts, which pauses the
+ * client's uWS socket while the upstream side of the request stream is full.
  */
 
 /** Response headers never copied from the upstream: hop-by-hop, and framing that uWS writes itself. */
