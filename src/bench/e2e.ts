@@ -18,6 +18,9 @@ import { treeRss } from './cpu.js'
 import { nodeArgsFor, spawnLoadgen } from './loadgen.js'
 import type { ClientKind, FixedRateResult, SaturationResult } from './loadgen.js'
 import { freePort, nginxVersion, requireNginx, startNginx, waitForHttp } from './nginx.js'
+import { interruptSignal, stopAll, track as remember, untrack } from './lifecycle.js'
+
+export { stopAll }
 
 export type TargetName = 'direct' | 'gateway' | 'nginx'
 
@@ -157,20 +160,6 @@ export interface Running {
   stop(): Promise<void>
 }
 
-/** Everything runE2e started and has not stopped yet: an interrupted run stops these on its way out. */
-const live = new Set<Running>()
-/** Aborted by stopAll(): kills a load generator that is running. */
-let interrupt = new AbortController()
-
-/** Stops whatever a run left behind (for SIGINT/SIGTERM handlers). */
-export async function stopAll(): Promise<void> {
-  interrupt.abort()
-  interrupt = new AbortController()
-  for (const r of [...live].reverse()) {
-    live.delete(r)
-    await r.stop().catch(() => undefined)
-  }
-}
 
 function stopChild(child: ChildProcess, group: boolean): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
@@ -316,10 +305,10 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
   if (opts.targets.includes('nginx')) requireNginx()
   const machine = machineInfo()
   const started: Running[] = []
-  const signal = interrupt.signal
+  const signal = interruptSignal()
   const track = (r: Running): void => {
     started.push(r)
-    live.add(r)
+    remember(r)
   }
   const runs: TargetRun[] = []
   let nginxConfigText: string | null = null
@@ -402,7 +391,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eReport> {
     }
   } finally {
     for (const r of started.reverse()) {
-      live.delete(r)
+      untrack(r)
       await r.stop().catch(() => undefined)
     }
   }

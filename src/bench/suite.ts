@@ -15,6 +15,7 @@ import { requireNginx, startNginx } from './nginx.js'
 import type { Progress } from './progress.js'
 import { scenarioConfigYaml, UPSTREAM_PATHS } from './scenarios.js'
 import type { Scenario } from './scenarios.js'
+import { interruptSignal, track as remember, untrack } from './lifecycle.js'
 
 export type BenchTarget = 'direct' | 'gateway' | 'nginx'
 
@@ -130,19 +131,7 @@ export interface BenchReport {
   readonly scenarios: ScenarioResult[]
 }
 
-/** Everything a run started and has not stopped: an interrupted run stops these on its way out. */
-const live = new Set<Running>()
-let interrupt = new AbortController()
-
-/** Stops whatever a run left behind (for SIGINT/SIGTERM handlers). */
-export async function stopBench(): Promise<void> {
-  interrupt.abort()
-  interrupt = new AbortController()
-  for (const r of [...live].reverse()) {
-    live.delete(r)
-    await r.stop().catch(() => undefined)
-  }
-}
+export { stopAll as stopBench } from './lifecycle.js'
 
 export function targetsOf(opts: Pick<BenchOptions, 'reference' | 'targets'>): BenchTarget[] {
   if (opts.targets !== undefined) return [...opts.targets]
@@ -156,11 +145,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.reference === 'nginx') requireNginx()
   const targets = targetsOf(opts)
   const machine = machineInfo()
-  const signal = interrupt.signal
+  const signal = interruptSignal()
   const started: Running[] = []
   const track = (r: Running): Running => {
     started.push(r)
-    live.add(r)
+    remember(r)
     return r
   }
   const results: ScenarioResult[] = []
@@ -228,7 +217,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         }
       }
       await gateway.stop()
-      live.delete(gateway)
+      untrack(gateway)
       started.splice(started.indexOf(gateway), 1)
       results.push({
         name: scenario.name,
@@ -240,7 +229,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
   } finally {
     for (const r of started.reverse()) {
-      live.delete(r)
+      untrack(r)
       await r.stop().catch(() => undefined)
     }
   }
