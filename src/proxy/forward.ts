@@ -42,6 +42,23 @@ const SKIP_RESPONSE_HEADER = new Set([
 /** Errors that prove the request never reached the upstream: safe to retry on another target. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'])
 
+// Hot path: cork() runs its callback synchronously, so one module-level callback per kind reads the
+// exchange from `corked` instead of every exchange allocating its own closures (four per request before).
+let corked: Exchange | null = null
+function corkFor(exchange: Exchange, fn: () => void): void {
+  corked = exchange
+  exchange.ctx.res.cork(fn)
+}
+function corkedWriteChunk(): void {
+  corked!.writeChunkCorked()
+}
+function corkedEndWithoutBody(): void {
+  corked!.endWithoutBodyCorked()
+}
+function corkedEndEmpty(): void {
+  corked!.endEmptyCorked()
+}
+
 /** 1 at the index of each length a skipped name has: most names are passed on after one array read. */
 const SKIP_LENGTHS = new Uint8Array(64)
 for (const name of SKIP_RESPONSE_HEADER) SKIP_LENGTHS[name.length] = 1
@@ -100,7 +117,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** hooks.done has been called. */
   private over: boolean
   private readonly noBody: boolean
-  private readonly onWritable: (offset: number) => boolean
+  /** uWS onWritable callback, made on the first backpressure (most responses never need one). */
+  private onWritable: ((offset: number) => boolean) | null
   private readonly bodyStream: Readable | null
   /** The upstream's response head, written with the first body bytes. */
   private rawHeaders: Buffer[] | null
@@ -109,10 +127,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private chunk: Buffer | null
   private ok: boolean
   private done: boolean
-  // cork() callbacks, bound once per exchange rather than allocated per write
-  private readonly writeChunk: () => void
-  private readonly endWithoutBody: () => void
-  private readonly endEmpty: () => void
 
   constructor(
     ctx: RequestContext,
@@ -135,31 +149,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.finished = false
     this.over = false
     this.noBody = ctx.method === 'HEAD'
-    this.onWritable = (offset) => this.writable(offset)
+    this.onWritable = null
     this.bodyStream = bodyStream
     this.rawHeaders = null
     this.statusText = ''
     this.chunk = null
     this.ok = true
     this.done = false
-    this.writeChunk = () => {
-      const res = this.ctx.res
-      if (!this.ctx.responded) this.writeHead()
-      if (this.total >= 0) {
-        const r = res.tryEnd(this.chunk!, this.total)
-        this.ok = r[0]
-        this.done = r[1]
-      } else this.ok = res.write(this.chunk!)
-    }
-    this.endWithoutBody = () => {
-      this.writeHead()
-      // Reports the upstream's length for HEAD, as RFC 9110 §9.3.2 allows.
-      this.ctx.res.endWithoutBody(this.noBody && this.total >= 0 ? this.total : undefined)
-    }
-    this.endEmpty = () => {
-      if (!this.ctx.responded) this.writeHead()
-      this.ctx.res.end()
-    }
   }
 
   /** Picks a target and dispatches; on a connect failure of an idempotent request, the next target. */
@@ -243,7 +239,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.total = contentLength(rawHeaders)
     this.headSent = true
     if (this.noBody || statusCode === 204 || statusCode === 304) {
-      ctx.res.cork(this.endWithoutBody)
+      corkFor(this, corkedEndWithoutBody)
       this.finished = true
     }
     return true
@@ -256,7 +252,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = ctx.res
     const start = res.getWriteOffset()
     this.chunk = chunk
-    res.cork(this.writeChunk)
+    corkFor(this, corkedWriteChunk)
     this.chunk = null
     if (this.total >= 0) {
       if (this.done) this.finished = true
@@ -264,13 +260,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
         // Backpressure: keep the chunk, pause undici, resume from onWritable (uWS video-streaming pattern).
         this.pending = chunk
         this.pendingOffset = start
-        res.onWritable(this.onWritable)
+        res.onWritable(this.writableCallback())
         return false
       }
       return true
     }
     if (!this.ok) {
-      res.onWritable(this.onWritable)
+      res.onWritable(this.writableCallback())
       return false
     }
     return true
@@ -285,7 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // client connection is closed rather than left waiting (undici reports a length mismatch as an error
       // first, so this is the empty-body case).
       if (this.total > 0) res.close()
-      else res.cork(this.endEmpty)
+      else corkFor(this, corkedEndEmpty)
       this.finished = true
     }
     if (this.pending === null) this.finish()
@@ -322,6 +318,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   // ---- uWS side -----------------------------------------------------------------------------------
+
+  private writableCallback(): (offset: number) => boolean {
+    this.onWritable ??= (offset) => this.writable(offset)
+    return this.onWritable
+  }
+
+  /** Inside a cork: the head if not written yet, then the current chunk (tryEnd or chunked write). */
+  writeChunkCorked(): void {
+    const res = this.ctx.res
+    if (!this.ctx.responded) this.writeHead()
+    if (this.total >= 0) {
+      const r = res.tryEnd(this.chunk!, this.total)
+      this.ok = r[0]
+      this.done = r[1]
+    } else this.ok = res.write(this.chunk!)
+  }
+
+  /** Inside a cork: a response without a body; reports the upstream's length for HEAD (RFC 9110 §9.3.2). */
+  endWithoutBodyCorked(): void {
+    this.writeHead()
+    this.ctx.res.endWithoutBody(this.noBody && this.total >= 0 ? this.total : undefined)
+  }
+
+  /** Inside a cork: the end of a response whose body was empty or chunked. */
+  endEmptyCorked(): void {
+    if (!this.ctx.responded) this.writeHead()
+    this.ctx.res.end()
+  }
 
   /** Writes the status line and the upstream's headers (inside a cork). */
   private writeHead(): void {
