@@ -6,30 +6,10 @@
 
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { compileRouter } from '../../src/router/router.js'
 import type { HeaderLookup, RouteMatch, Router } from '../../src/router/types.js'
 import { makeRequests, makeRouteTable, type Request } from './route-table.js'
-
-/**
- * Young-generation bytes in use. Lookups allocate there; the old generation's concurrent sweeping
- * (which makes heapUsed drift downwards after a GC, a lot on a loaded machine) doesn't touch it.
- */
-function newSpaceUsed(): number {
-  let used = 0
-  for (const space of v8.getHeapSpaceStatistics()) {
-    if (space.space_name === 'new_space' || space.space_name === 'new_large_object_space') used += space.space_used_size
-  }
-  return used
-}
-
-function getGc(): () => void {
-  const g = (globalThis as { gc?: () => void }).gc
-  if (g) return g
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc') as () => void
-}
+import { getGc, newSpaceUsed } from './heap.js'
 
 const noHeaders: HeaderLookup = () => undefined
 
