@@ -115,19 +115,11 @@ export interface BenchReport {
   readonly kind: 'sluice-bench'
   readonly version: 1
   readonly machine: MachineInfo
-  readonly options: {
-    readonly scenarios: string[]
-    readonly workers: number
-    readonly rate: number
-    readonly durationSec: number
-    readonly warmupSec: number
-    readonly rounds: number
-    readonly connections: number
-    readonly satConnections: number
-    readonly reference: 'nginx' | null
-    readonly gatewayCmd: string
-    readonly settings: Readonly<Record<string, unknown>>
-  }
+  /** The run's options as recorded in the report (JSON-safe: scenario names, resolved settings). */
+  readonly options: Pick<
+    BenchOptions,
+    'workers' | 'rate' | 'durationSec' | 'warmupSec' | 'rounds' | 'connections' | 'satConnections' | 'reference' | 'gatewayCmd'
+  > & { readonly scenarios: string[]; readonly settings: Readonly<Record<string, unknown>> }
   readonly scenarios: ScenarioResult[]
 }
 
