@@ -2,8 +2,11 @@
 // workers receive (see SluiceConfig in ./schema.ts). It runs only on a document whose shape passed,
 // so every field here already has its type, defaults and bounds.
 
+import { createHash } from 'node:crypto'
+import { hashPassword } from '../auth/password.js'
 import { uuidV5 } from './ids.js'
 import { formatPath, suggest, type ConfigIssue } from './issues.js'
+import { allowsConsumerScope } from './plugins.js'
 import type {
   ConfigDocument,
   Consumer,
@@ -175,6 +178,10 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
   const serviceRefs = doc.services.map((entry, i) => ({ id: services[i].id, name: entry.name }))
 
   const consumers: Consumer[] = []
+  // Credential keys are unique across all consumers: a token's key or an API key names one consumer.
+  const jwtKeys = new Map<string, Path>()
+  const apiKeys = new Map<string, Path>()
+  const basicUsernames = new Map<string, Path>()
   doc.consumers.forEach((entry, i) => {
     const path = ['consumers', i]
     const { plugins: _plugins, id: givenId, username, custom_id, ...fields } = entry
@@ -184,7 +191,44 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
     const uniqueUsername = username === undefined || consumerRegistry.addName(username, { ref, path }, 'username')
     const uniqueCustomId = custom_id === undefined || consumerCustomIds.addName(custom_id, { ref, path }, 'custom_id')
     if (uniqueUsername && (uniqueCustomId || username !== undefined)) consumerRegistry.add(ref, path, givenId !== undefined)
-    consumers.push({ id, username: username ?? null, custom_id: custom_id ?? null, ...fields })
+    const { jwt_secrets, keyauth_credentials, basicauth_credentials, ...rest } = fields
+    consumers.push({
+      id,
+      username: username ?? null,
+      custom_id: custom_id ?? null,
+      ...rest,
+      jwt_secrets: jwt_secrets.map((cred, j) => {
+        const { id: credId, ...credFields } = cred
+        const at = [...path, 'jwt_secrets', j]
+        const other = jwtKeys.get(cred.key)
+        if (other !== undefined) report([...at, 'key'], `duplicate jwt_secret key '${cred.key}' (also used by ${formatPath(other)})`)
+        else jwtKeys.set(cred.key, at)
+        return { id: credId ?? uuidV5(`jwt_secret:${cred.key}`), ...credFields }
+      }),
+      keyauth_credentials: keyauth_credentials.map((cred, j) => {
+        const { id: credId, ...credFields } = cred
+        const at = [...path, 'keyauth_credentials', j]
+        const other = apiKeys.get(cred.key)
+        // The key is a secret: the message points at the other use without quoting it.
+        if (other !== undefined) report([...at, 'key'], `duplicate key-auth key (also used by ${formatPath(other)})`)
+        else apiKeys.set(cred.key, at)
+        return { id: credId ?? uuidV5(`keyauth_credential:${id}:${j}`), ...credFields }
+      }),
+      basicauth_credentials: basicauth_credentials.map((cred, j) => {
+        const { id: credId, password, password_hash, ...credFields } = cred
+        const at = [...path, 'basicauth_credentials', j]
+        const other = basicUsernames.get(cred.username)
+        if (other !== undefined) report([...at, 'username'], `duplicate basic-auth username '${cred.username}' (also used by ${formatPath(other)})`)
+        else basicUsernames.set(cred.username, at)
+        const credentialId = credId ?? uuidV5(`basicauth_credential:${cred.username}`)
+        // A plain-text password is hashed here and dropped. Its salt is derived from the credential so
+        // that the same file always normalises to the same config (and config hash).
+        const hash =
+          password_hash ??
+          hashPassword(password!, createHash('sha256').update(`sluice basic-auth salt\0${credentialId}`).digest().subarray(0, 16))
+        return { id: credentialId, ...credFields, password_hash: hash }
+      }),
+    })
   })
 
   // Routes: each service's nested routes in turn, then the top-level ones (the router's file order).
@@ -249,6 +293,9 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       const service = resolve('service', serviceRegistry)
       const route = resolve('route', routeRegistry)
       const consumer = resolve('consumer', consumerRegistry)
+      if (consumer !== null && !allowsConsumerScope(plugin.name)) {
+        report(path, `plugin '${plugin.name}' cannot be configured for a consumer: it is what identifies the consumer`)
+      }
       if (issues.length === before) pending.push({ plugin, path, service, route, consumer })
     })
   }

@@ -314,13 +314,93 @@ export const upstreamSchema = z
 
 // --- consumers ---------------------------------------------------------------------------------
 
+// Credentials, nested under their consumer as Kong's declarative format writes them
+// (kong/plugins/{jwt,key-auth,basic-auth}/daos.lua). Messages about secrets never quote the value.
+
+export const JWT_ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA',
+] as const
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
+
+/** Kong's `key` typedef for credentials: printable ASCII without spaces, so it survives a header. */
+const credentialKey = z.string().superRefine((s, ctx) => {
+  if (s.length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' })
+  else if (s.length > 1024) ctx.addIssue({ code: 'custom', message: 'must be at most 1024 characters' })
+  else if (!/^[\x21-\x7e]+$/.test(s)) ctx.addIssue({ code: 'custom', message: 'must be printable ASCII without spaces' })
+})
+
+/**
+ * A consumer's username or custom_id: sent upstream in `X-Consumer-Username` / `X-Consumer-Custom-ID`,
+ * so it must be a valid header value (no control characters, nothing outside Latin-1).
+ */
+const headerSafe = z.string().superRefine((s, ctx) => {
+  if (s.length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' })
+  else if (s.length > 256) ctx.addIssue({ code: 'custom', message: 'must be at most 256 characters' })
+  else if (!/^[\x20-\x7e\x80-\xff]+$/.test(s) || s.trim() !== s) {
+    ctx.addIssue({ code: 'custom', message: 'must be printable Latin-1 without leading or trailing spaces (it is sent upstream in a header)' })
+  }
+})
+
+/** A secret: checked for presence and length only, never echoed. */
+const secret = z.string({ error: 'must be a string' })
+
+export const jwtSecretSchema = z
+  .strictObject({
+    id: id.optional(),
+    /** The value tokens carry in the plugin's `key_claim_name` claim (`iss` by default). */
+    key: credentialKey,
+    algorithm: z.enum(JWT_ALGORITHMS).default('HS256'),
+    secret: secret.optional(),
+    /** PEM public key for the RS, PS, ES and EdDSA algorithms (Kong's field name, whatever the key type). */
+    rsa_public_key: z.string().optional(),
+    tags,
+  })
+  .superRefine((cred, ctx) => {
+    const problem = v.checkJwtKeyMaterial(cred.algorithm, cred.secret, cred.rsa_public_key)
+    if (problem !== null) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message })
+  })
+
+export const keyauthCredentialSchema = z.strictObject({
+  id: id.optional(),
+  key: credentialKey,
+  tags,
+})
+
+export const basicauthCredentialSchema = z
+  .strictObject({
+    id: id.optional(),
+    username: z.string().min(1).max(256).refine((s) => !s.includes(':'), { message: "must not contain ':'" }),
+    /** Plain text in the file; hashed when the config is loaded and never kept. */
+    password: secret.optional(),
+    /** Or the hash itself (`sluice hash-password`), so the file holds no password. */
+    password_hash: z.string().optional(),
+    tags,
+  })
+  .superRefine((cred, ctx) => {
+    if ((cred.password === undefined) === (cred.password_hash === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: "set exactly one of 'password' or 'password_hash'" })
+    } else if (cred.password !== undefined && cred.password.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'must not be empty' })
+    } else if (cred.password_hash !== undefined) {
+      const problem = v.checkPasswordHash(cred.password_hash)
+      if (problem !== null) ctx.addIssue({ code: 'custom', path: ['password_hash'], message: problem })
+    }
+  })
+
 export const consumerSchema = z
   .strictObject({
     id: id.optional(),
-    username: z.string().min(1).optional(),
-    custom_id: z.string().min(1).optional(),
+    username: headerSafe.optional(),
+    custom_id: headerSafe.optional(),
     tags,
     plugins: plugins('consumer'),
+    jwt_secrets: z.array(jwtSecretSchema).default(() => []),
+    keyauth_credentials: z.array(keyauthCredentialSchema).default(() => []),
+    basicauth_credentials: z.array(basicauthCredentialSchema).default(() => []),
   })
   .superRefine((consumer, ctx) => {
     if (consumer.username === undefined && consumer.custom_id === undefined) {
@@ -472,9 +552,20 @@ export type Upstream = Resolved<z.output<typeof upstreamSchema>, 'targets', { ta
 /** A consumer; its `name` in references is the username, else the custom_id. */
 export type Consumer = Resolved<
   z.output<typeof consumerSchema>,
-  'plugins' | 'username' | 'custom_id',
-  { username: string | null; custom_id: string | null }
+  'plugins' | 'username' | 'custom_id' | 'jwt_secrets' | 'keyauth_credentials' | 'basicauth_credentials',
+  {
+    username: string | null
+    custom_id: string | null
+    jwt_secrets: JwtSecret[]
+    keyauth_credentials: KeyauthCredential[]
+    basicauth_credentials: BasicauthCredential[]
+  }
 >
+
+export type JwtSecret = Resolved<z.output<typeof jwtSecretSchema>, never, object>
+export type KeyauthCredential = Resolved<z.output<typeof keyauthCredentialSchema>, never, object>
+/** A basic-auth credential as kept after load: the password only as its hash. */
+export type BasicauthCredential = Resolved<z.output<typeof basicauthCredentialSchema>, 'password' | 'password_hash', { password_hash: string }>
 
 /** A plugin instance with its scope: null references mean "any" (all null = global). */
 export type Plugin = Resolved<

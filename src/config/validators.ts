@@ -2,6 +2,7 @@
 // sentence saying what is wrong. Rules follow Kong's typedefs (kong/db/schema/typedefs.lua) where
 // Kong has one, so a file Kong accepts is accepted here and refused for the same reasons.
 
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
 
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
@@ -214,4 +215,59 @@ export function checkRedisUrl(s: string): string | null {
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return 'must start with redis:// or rediss://'
   if (url.hostname === '') return 'has no host'
   return null
+}
+
+export { checkPasswordHash } from '../auth/password.js'
+
+/** The hash size of an HS algorithm in bytes: RFC 7518 §3.2 wants a key at least that long. */
+const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 }
+
+/**
+ * A JWT credential's key material, checked for the one algorithm it is bound to: HS keys are secrets of
+ * at least the hash size; the others a PEM public key of the matching type (RSA ≥ 2048 bits for RS/PS,
+ * the algorithm's curve for ES, Ed25519/Ed448 for EdDSA). A secret on an asymmetric credential, or a
+ * public key on an HMAC one, is refused: that pairing is what algorithm-confusion attacks feed on.
+ */
+export function checkJwtKeyMaterial(
+  algorithm: string,
+  secret: string | undefined,
+  pem: string | undefined,
+): { field: 'secret' | 'rsa_public_key'; message: string } | null {
+  if (algorithm.startsWith('HS')) {
+    if (pem !== undefined) return { field: 'rsa_public_key', message: `must not be set for ${algorithm} (an HMAC credential uses 'secret')` }
+    if (secret === undefined) return { field: 'secret', message: `is required for ${algorithm}` }
+    const min = HMAC_MIN_BYTES[algorithm]
+    if (Buffer.byteLength(secret) < min) return { field: 'secret', message: `must be at least ${min} bytes for ${algorithm} (RFC 7518 §3.2)` }
+    return null
+  }
+  if (secret !== undefined) return { field: 'secret', message: `must not be set for ${algorithm} (use 'rsa_public_key' with a PEM public key)` }
+  if (pem === undefined) return { field: 'rsa_public_key', message: `is required for ${algorithm} (a PEM public key)` }
+  if (pem.includes('PRIVATE KEY')) return { field: 'rsa_public_key', message: 'holds a private key: give the public key only' }
+  let key: KeyObject
+  try {
+    key = createPublicKey(pem)
+  } catch {
+    return { field: 'rsa_public_key', message: 'is not a PEM public key' }
+  }
+  const problem = checkKeyForAlgorithm(key, algorithm)
+  return problem === null ? null : { field: 'rsa_public_key', message: problem }
+}
+
+const EC_CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' }
+
+/** Whether a public key object can verify `algorithm`; a sentence when not. Used for JWKS keys too. */
+export function checkKeyForAlgorithm(key: KeyObject, algorithm: string): string | null {
+  const type = key.asymmetricKeyType
+  const details = key.asymmetricKeyDetails ?? {}
+  if (algorithm.startsWith('RS') || algorithm.startsWith('PS')) {
+    if (type !== 'rsa' && !(type === 'rsa-pss' && algorithm.startsWith('PS'))) return `is a ${type} key, not an RSA key as ${algorithm} needs`
+    if ((details.modulusLength ?? 0) < 2048) return `is a ${details.modulusLength}-bit RSA key: ${algorithm} needs at least 2048 bits`
+    return null
+  }
+  if (algorithm.startsWith('ES')) {
+    if (type !== 'ec' || details.namedCurve !== EC_CURVES[algorithm]) return `is not an EC key on the curve ${algorithm} needs (${EC_CURVES[algorithm]})`
+    return null
+  }
+  if (algorithm === 'EdDSA') return type === 'ed25519' || type === 'ed448' ? null : `is a ${type} key, not Ed25519/Ed448 as EdDSA needs`
+  return `algorithm ${algorithm} takes no public key`
 }

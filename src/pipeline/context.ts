@@ -1,6 +1,8 @@
 import type { HttpResponse } from 'uWebSockets.js'
 import type { CompiledRoute, Snapshot } from '../worker/compile.js'
 import type { Target } from '../proxy/types.js'
+import type { CompiledConsumer, Credential } from '../auth/consumers.js'
+import { EMPTY_PIPELINE, type RoutePipeline } from './compile.js'
 
 /**
  * One request's state from accept to log. Every field is set in the constructor so the object keeps one
@@ -45,6 +47,11 @@ export class RequestContext {
   upstreamHeaders: string[] | null
   /** The client's body has not been (fully) read: an answer from Sluice must close the connection. */
   bodyPending: boolean
+  /** Set by an authentication plugin (src/auth/identity.ts); the anonymous consumer has no credential. */
+  consumer: CompiledConsumer | null
+  credential: Credential | null
+  /** The plugins this request runs: the route's, or its consumer's variant once one is identified. */
+  pipeline: RoutePipeline
 
   constructor(
     snapshot: Snapshot,
@@ -86,6 +93,9 @@ export class RequestContext {
     this.upstreamPath = ''
     this.upstreamHeaders = null
     this.bodyPending = false
+    this.consumer = null
+    this.credential = null
+    this.pipeline = EMPTY_PIPELINE
   }
 
   /** First inbound header with this lower-case name. */

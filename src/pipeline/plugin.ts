@@ -1,6 +1,8 @@
 import type { z } from 'zod'
 import { registerPluginSchema } from '../config/plugins.js'
 import type { RequestContext } from './context.js'
+import type { ConsumerIndex } from '../auth/consumers.js'
+import type { JwksKeys } from '../auth/jwks/keys.js'
 
 /**
  * The one interface every plugin implements: Kong's phases and priorities, Envoy's "continue or
@@ -20,11 +22,22 @@ export interface Plugin<C = any, S = any> {
   readonly priority: number
   /** The `config` schema (strict), validated at config load and never on the request path. */
   readonly schema: z.ZodType<C>
+  /** False for plugins that identify the consumer (jwt, key-auth, basic-auth): no consumer scope. */
+  readonly consumerScope?: boolean
   /** Builds one configured instance's state, once per worker per config snapshot (off the hot path). */
-  compile(config: C): S
+  compile(config: C, env: CompileEnv): S
   access?(ctx: RequestContext, state: S): boolean | Promise<boolean>
   header?(ctx: RequestContext, state: S, headers: ResponseHeaders): void
   log?(ctx: RequestContext, state: S): void
+}
+
+/**
+ * What a plugin's `compile` may use besides its own config: the snapshot's consumers and credentials,
+ * and the worker's long-lived services (which outlive snapshots, e.g. the JWKS key store).
+ */
+export interface CompileEnv {
+  readonly consumers: ConsumerIndex
+  readonly jwks: JwksKeys
 }
 
 /**
@@ -39,7 +52,7 @@ const plugins = new Map<string, Plugin>()
 export function registerPlugin(plugin: Plugin): void {
   const existing = plugins.get(plugin.name)
   if (existing !== undefined && existing !== plugin) throw new Error(`plugin '${plugin.name}' is registered twice`)
-  registerPluginSchema(plugin.name, plugin.schema)
+  registerPluginSchema(plugin.name, plugin.schema, { consumerScope: plugin.consumerScope !== false })
   plugins.set(plugin.name, plugin)
 }
 

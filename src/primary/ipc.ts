@@ -1,11 +1,14 @@
 // Messages between the cluster primary and its workers (node:cluster IPC). The primary loads and
 // validates configuration; workers only compile what they are sent.
 import type { GatewayConfig, Settings } from '../config/schema.js'
+import type { JwksSnapshot } from '../auth/jwks/keys.js'
 
 export type ToWorker =
   | { type: 'config'; version: number; hash: string; config: GatewayConfig; settings: Settings }
   | { type: 'drain'; deadline: number }
   | { type: 'stats'; id: number }
+  /** A JWKS key set (new, refreshed, or unchanged in answer to `jwks-need`), for every worker. */
+  | { type: 'jwks'; snapshot: JwksSnapshot }
 
 export type FromWorker =
   /** The worker has its message handler installed: send it the config now (not on 'online', which
@@ -16,6 +19,8 @@ export type FromWorker =
   | { type: 'config-failed'; version: number; error: string }
   | { type: 'listen-failed'; error: string }
   | { type: 'stats'; id: number; stats: WorkerStats }
+  /** A token named a `kid` this worker does not have: refetch `uri` if the cooldown allows. */
+  | { type: 'jwks-need'; uri: string }
 
 export interface WorkerStats {
   pid: number

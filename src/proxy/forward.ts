@@ -353,7 +353,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = ctx.res
     const raw = this.rawHeaders!
     res.writeStatus(statusLineFor(ctx.status, this.statusText))
-    const header = ctx.route!.pipeline.header
+    const header = ctx.pipeline.header
     if (header === null) {
       for (let i = 0; i < raw.length; i += 2) {
         const name = raw[i]

@@ -10,8 +10,11 @@
 //  - `host` and `content-length`: undici throws on duplicates, and both are the forwarder's to set once
 //    (Host from the service or the preserved client Host; Content-Length from the validated inbound value);
 //  - `x-forwarded-for`, `x-forwarded-proto`, `x-forwarded-host`, `x-forwarded-port`, `x-real-ip`: replaced
-//    by `writeForwardedHeaders`, which keeps inbound values only from trusted proxies.
-// `isOwnedOnForward` answers the last three groups in one call. The forwarder adds its own headers after
+//    by `writeForwardedHeaders`, which keeps inbound values only from trusted proxies;
+//  - `x-consumer-id`, `x-consumer-custom-id`, `x-consumer-username`, `x-credential-identifier`,
+//    `x-anonymous-consumer`: the identity the authentication plugins assert (src/auth/identity.ts). They
+//    are dropped on every route, with or without auth, so an upstream can trust them.
+// `isOwnedOnForward` answers the last four groups in one call. The forwarder adds its own headers after
 // filtering, so a `Connection` naming one of them cannot remove the gateway's copy.
 //
 // Responses: drop `isHopByHop` names and the upstream's `Connection` tokens too; framing (content-length,
@@ -60,6 +63,8 @@ export function isOwnedOnForward(lowerName: string): boolean {
       return lowerName === 'expect'
     case 9:
       return lowerName === 'x-real-ip'
+    case 13:
+      return lowerName === 'x-consumer-id'
     case 14:
       return lowerName === 'content-length'
     case 15:
@@ -68,6 +73,12 @@ export function isOwnedOnForward(lowerName: string): boolean {
       return lowerName === 'x-forwarded-host' || lowerName === 'x-forwarded-port'
     case 17:
       return lowerName === 'x-forwarded-proto'
+    case 19:
+      return lowerName === 'x-consumer-username'
+    case 20:
+      return lowerName === 'x-consumer-custom-id' || lowerName === 'x-anonymous-consumer'
+    case 23:
+      return lowerName === 'x-credential-identifier'
     default:
       return false
   }

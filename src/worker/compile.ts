@@ -7,6 +7,8 @@ import type { PoolRegistry, UpstreamClient, UpstreamPool } from '../proxy/pools.
 import type { Balancer, HashOn, TargetSpec } from '../proxy/types.js'
 import type { RequestContext } from '../pipeline/context.js'
 import { compilePipelines, EMPTY_PIPELINE, type RoutePipeline } from '../pipeline/compile.js'
+import { ConsumerIndex } from '../auth/consumers.js'
+import { JwksKeys } from '../auth/jwks/keys.js'
 
 /**
  * A config snapshot compiled for the hot path: the router, each service's balancer and pools, and the
@@ -93,8 +95,8 @@ function hashKeyFn(on: HashOn, header: string | null): (ctx: RequestContext) => 
       return (ctx) => ctx.header(name) ?? null
     }
     case 'consumer':
-      // Consumers arrive with the authentication plugins; until one identifies the caller there is none.
-      return () => null
+      // Set by an authentication plugin in the access phase, which runs before balancing.
+      return (ctx) => ctx.consumer?.id ?? null
     default:
       return () => null
   }
@@ -106,6 +108,8 @@ export function compileSnapshot(
   version: number,
   hash: string,
   registry: PoolRegistry<UpstreamClient>,
+  /** The worker's JWKS key store (it outlives snapshots); a private one by default, for tests. */
+  jwks: JwksKeys = new JwksKeys(),
 ): Snapshot {
   const upstreams = new Map(config.upstreams.map((u) => [u.id, u]))
   const leased: UpstreamPool[] = []
@@ -145,7 +149,7 @@ export function compileSnapshot(
     })
   }
 
-  const pipelines = compilePipelines(config)
+  const pipelines = compilePipelines(config, { consumers: new ConsumerIndex(config.consumers), jwks })
   const routes: CompiledRoute[] = []
   const specs: RouteSpec<CompiledRoute>[] = []
   config.routes.forEach((r, order) => {

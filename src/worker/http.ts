@@ -218,6 +218,7 @@ export class ProxyServer implements ExchangeHooks {
     const route = match.target
     const service = route.service
     ctx.route = route
+    ctx.pipeline = route.pipeline
     ctx.params = match.params
     ctx.matchedLength = match.matchedLength
 
@@ -348,7 +349,7 @@ export class ProxyServer implements ExchangeHooks {
   done(ctx: RequestContext): void {
     ctx.latency = performance.now() - ctx.startedAt
     ctx.snapshot.requestEnded()
-    const log = ctx.route!.pipeline.log
+    const log = ctx.pipeline.log
     if (log !== null) {
       try {
         runLog(ctx, log)

@@ -7,6 +7,7 @@ import { compileTrustedIps } from '../proxy/headers.js'
 import { PoolRegistry, type UpstreamClient } from '../proxy/pools.js'
 import type { FromWorker, ToWorker } from '../primary/ipc.js'
 import { compileSnapshot } from './compile.js'
+import { JwksKeys } from '../auth/jwks/keys.js'
 import { ProxyServer, type Limits } from './http.js'
 
 /**
@@ -46,6 +47,9 @@ export function runWorker(): void {
   let accessLog: AccessLog | null = null
   const listenSockets: uWS.us_listen_socket[] = []
   let draining = false
+  // JWKS keys outlive config snapshots; the primary fetches them once for all workers.
+  const jwks = new JwksKeys()
+  jwks.connect((uri) => send({ type: 'jwks-need', uri }))
 
   function listen(settings: Settings, srv: ProxyServer): Promise<void> {
     const apps: Array<{ app: uWS.TemplatedApp; port: number; proto: 'http' | 'https' }> = [
@@ -99,7 +103,7 @@ export function runWorker(): void {
             client: settings.upstream_client,
           })
           // IPC delivers a structured clone: freeze it again so nothing on the request path can mutate config.
-          const snapshot = compileSnapshot(deepFreeze(msg.config), settings, msg.version, msg.hash, registry)
+          const snapshot = compileSnapshot(deepFreeze(msg.config), settings, msg.version, msg.hash, registry, jwks)
           if (server === null) {
             if (settings.access_log !== 'off') accessLog = new AccessLog(settings.access_log)
             server = new ProxyServer(snapshot, limitsOf(settings), compileTrustedIps(settings.trusted_ips), accessLog)
@@ -128,6 +132,9 @@ export function runWorker(): void {
       }
       case 'drain':
         void drain(msg.deadline)
+        break
+      case 'jwks':
+        jwks.update(msg.snapshot).catch((err: Error) => logger.error({ err, uri: msg.snapshot.uri }, 'JWKS update failed'))
         break
       case 'stats':
         send({

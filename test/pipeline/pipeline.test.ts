@@ -10,6 +10,8 @@ import { respond } from '../../src/pipeline/respond.js'
 import { compileTrustedIps } from '../../src/proxy/headers.js'
 import { PoolRegistry } from '../../src/proxy/pools.js'
 import { compileSnapshot } from '../../src/worker/compile.js'
+import { ConsumerIndex } from '../../src/auth/consumers.js'
+import { JwksKeys } from '../../src/auth/jwks/keys.js'
 import { ProxyServer } from '../../src/worker/http.js'
 import { get } from '../helpers/http.js'
 import { echo, startUpstream, type Upstream } from '../helpers/upstream.js'
@@ -116,8 +118,9 @@ describe('pipeline', () => {
       _format_version: '3.0',
       services: [{ name: 's', url: 'http://127.0.0.1:1', routes: [{ name: 'r', paths: ['/'] }] }],
     })
-    const p = compilePipelines(loaded.config).get(loaded.config.routes[0].id)!
-    assert.deepEqual(p, { access: null, header: null, log: null })
+    const env = { consumers: new ConsumerIndex(loaded.config.consumers), jwks: new JwksKeys() }
+    const p = compilePipelines(loaded.config, env).get(loaded.config.routes[0].id)!
+    assert.deepEqual(p, { access: null, header: null, log: null, forConsumer: null })
   })
 
   test('access plugins run by priority; an async one holds the request; edits reach the upstream', async () => {

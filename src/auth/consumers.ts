@@ -1,0 +1,101 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Consumer, JwtAlgorithm } from '../config/schema.js'
+import { parsePasswordHash, type PasswordHash } from './password.js'
+
+/**
+ * Consumers and their credentials as the authentication plugins look them up, built once per config
+ * snapshot. Secrets stay in this worker's memory; nothing here is logged or sent anywhere.
+ */
+
+export interface CompiledConsumer {
+  readonly id: string
+  readonly username: string | null
+  readonly customId: string | null
+}
+
+export type CredentialKind = 'jwt' | 'key-auth' | 'basic-auth' | 'jwks'
+
+/** The credential that authenticated a request. `identifier` is what `X-Credential-Identifier` carries. */
+export interface Credential {
+  readonly kind: CredentialKind
+  readonly id: string
+  readonly identifier: string
+  readonly consumer: CompiledConsumer | null
+}
+
+export interface JwtSecretEntry {
+  readonly credential: Credential
+  readonly algorithm: JwtAlgorithm
+  /** The HMAC secret as written (the plugin decodes it when `secret_is_base64`), else null. */
+  readonly secret: string | null
+  /** The PEM public key for the asymmetric algorithms, else null. */
+  readonly publicKeyPem: string | null
+}
+
+export interface ApiKeyEntry {
+  readonly credential: Credential
+  /** sha256 of the key: compared in constant time against the presented key's digest. */
+  readonly digest: Buffer
+}
+
+export interface BasicEntry {
+  readonly credential: Credential
+  readonly hash: PasswordHash
+}
+
+export class ConsumerIndex {
+  readonly byId = new Map<string, CompiledConsumer>()
+  /** Username, custom_id or id -> consumer (how `anonymous` names one). */
+  private readonly byName = new Map<string, CompiledConsumer>()
+  /** jwt_secret `key` -> credential. */
+  readonly jwtSecrets = new Map<string, JwtSecretEntry>()
+  /** sha256(key) in latin1 -> credential: the map is probed with the digest, never with the key. */
+  private readonly apiKeys = new Map<string, ApiKeyEntry>()
+  /** basic-auth username -> credential. */
+  readonly basic = new Map<string, BasicEntry>()
+
+  constructor(consumers: readonly Consumer[]) {
+    for (const c of consumers) {
+      const consumer: CompiledConsumer = { id: c.id, username: c.username, customId: c.custom_id }
+      this.byId.set(c.id, consumer)
+      if (c.custom_id !== null) this.byName.set(c.custom_id, consumer)
+      if (c.username !== null) this.byName.set(c.username, consumer)
+      for (const s of c.jwt_secrets) {
+        this.jwtSecrets.set(s.key, {
+          credential: { kind: 'jwt', id: s.id, identifier: s.key, consumer },
+          algorithm: s.algorithm,
+          secret: s.secret ?? null,
+          publicKeyPem: s.rsa_public_key ?? null,
+        })
+      }
+      for (const k of c.keyauth_credentials) {
+        const digest = sha256(k.key)
+        this.apiKeys.set(digest.toString('latin1'), { credential: { kind: 'key-auth', id: k.id, identifier: k.id, consumer }, digest })
+      }
+      for (const b of c.basicauth_credentials) {
+        const hash = parsePasswordHash(b.password_hash)
+        if (hash === null) throw new Error(`basic-auth credential ${b.id} has an unreadable password hash`)
+        this.basic.set(b.username, { credential: { kind: 'basic-auth', id: b.id, identifier: b.username, consumer }, hash })
+      }
+    }
+  }
+
+  /** A consumer by id, username or custom_id (ids win, as Kong resolves `anonymous`). */
+  find(ref: string): CompiledConsumer | undefined {
+    return this.byId.get(ref.toLowerCase()) ?? this.byName.get(ref)
+  }
+
+  /**
+   * The credential an API key belongs to. The lookup is keyed by the key's sha256, and the stored digest
+   * is compared with timingSafeEqual, so response time says nothing about how much of a key matched.
+   */
+  findApiKey(key: string): ApiKeyEntry | undefined {
+    const digest = sha256(key)
+    const entry = this.apiKeys.get(digest.toString('latin1'))
+    return entry !== undefined && timingSafeEqual(entry.digest, digest) ? entry : undefined
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest()
+}
