@@ -326,6 +326,9 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       continue
     }
     scopes.set(scopeKey, path)
+    // Kong's auth plugins name their `anonymous` consumer by id or username: it must exist.
+    const anonymous = (plugin.config as { anonymous?: unknown }).anonymous
+    if (typeof anonymous === 'string') consumerRegistry.resolve(anonymous, [...path, 'config', 'anonymous'])
     const { id: givenId, service: _s, route: _r, consumer: _c, ...fields } = plugin
     const id = givenId ?? uuidV5(`plugin:${scopeKey}`)
     pluginRegistry.add({ id, name: plugin.name }, path, givenId !== undefined)

@@ -47,6 +47,12 @@ export class RequestContext {
   upstreamHeaders: string[] | null
   /** The client's body has not been (fully) read: an answer from Sluice must close the connection. */
   bodyPending: boolean
+  /**
+   * The whole request body when Sluice buffered it before the access phase (declared bodies up to
+   * 64 KiB), else null (no body, or one streamed to the upstream). A plugin may replace it; the
+   * forwarder then sends the new one with its length.
+   */
+  body: Buffer | null
   /** Set by an authentication plugin (src/auth/identity.ts); the anonymous consumer has no credential. */
   consumer: CompiledConsumer | null
   credential: Credential | null
@@ -93,6 +99,7 @@ export class RequestContext {
     this.upstreamPath = ''
     this.upstreamHeaders = null
     this.bodyPending = false
+    this.body = null
     this.consumer = null
     this.credential = null
     this.pipeline = EMPTY_PIPELINE

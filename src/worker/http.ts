@@ -284,6 +284,7 @@ export class ProxyServer implements ExchangeHooks {
       let received = 0
       out.push('content-length', sContentLength!)
       opts.body = body
+      ctx.body = body
       const exchange = new Exchange(ctx, service, this, opts, null)
       res.onAborted(() => exchange.clientAborted())
       res.onData((chunk, isLast) => {
@@ -329,11 +330,11 @@ export class ProxyServer implements ExchangeHooks {
     } catch (err) {
       return exchange.pluginFailed(err as Error)
     }
-    if (verdict === true) exchange.start(null)
+    if (verdict === true) forward(exchange)
     else if (verdict === false) exchange.answered()
     else
       verdict.then(
-        (go) => (go && !exchange.ctx.aborted ? exchange.start(null) : exchange.answered()),
+        (go) => (go && !exchange.ctx.aborted ? forward(exchange) : exchange.answered()),
         (err: Error) => exchange.pluginFailed(err),
       )
   }
@@ -363,6 +364,18 @@ export class ProxyServer implements ExchangeHooks {
       this.drained = null
     }
   }
+}
+
+/** Starts the upstream exchange after the access phase, with the body a plugin may have replaced. */
+function forward(exchange: Exchange): void {
+  const ctx = exchange.ctx
+  const opts = exchange.opts
+  if (ctx.body !== null && ctx.body !== opts.body) {
+    opts.body = ctx.body
+    const h = ctx.upstreamHeaders!
+    for (let i = 0; i < h.length; i += 2) if (h[i] === 'content-length') h[i + 1] = String(ctx.body.length)
+  }
+  exchange.start(null)
 }
 
 function isDigits(s: string): boolean {
