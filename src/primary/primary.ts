@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import { readFileSync } from 'node:fs'
+import { JwksManager, jwksSourcesFromConfig } from '../auth/jwks/manager.js'
 import type { GatewayConfig, Settings } from '../config/schema.js'
 import { logger } from '../observability/logger.js'
 import { AdminServer } from './admin.js'
@@ -53,6 +54,8 @@ export class Primary {
   private admin: AdminServer | null = null
   private statsSeq = 0
   private readonly statsWaiters = new Map<number, (s: WorkerStats) => void>()
+  /** Fetches each JWKS URI once for all workers and broadcasts the key sets. */
+  private readonly jwks = new JwksManager()
 
   constructor(private readonly opts: PrimaryOptions) {}
 
@@ -60,6 +63,8 @@ export class Primary {
     this.current = await this.opts.load()
     this.version = 1
     this.loadedAt = Date.now()
+    this.jwks.onSnapshot((snapshot) => this.broadcast({ type: 'jwks', snapshot }))
+    this.jwks.configure(jwksSourcesFromConfig(this.current.config))
     const { settings } = this.current
     this.admin = new AdminServer(this)
     await this.admin.listen(settings.admin_listen, settings.admin_port)
@@ -90,7 +95,13 @@ export class Primary {
   private onMessage(slot: Slot, msg: FromWorker): void {
     switch (msg.type) {
       case 'hello':
-        if (slot.worker !== null) this.sendConfig(slot.worker)
+        if (slot.worker !== null) {
+          this.sendConfig(slot.worker)
+          for (const snapshot of this.jwks.snapshots()) slot.worker.send({ type: 'jwks', snapshot } satisfies ToWorker)
+        }
+        break
+      case 'jwks-need':
+        this.jwks.need(msg.uri)
         break
       case 'listening':
         slot.ready = true
@@ -145,6 +156,7 @@ export class Primary {
     this.version++
     this.reloads++
     this.loadedAt = Date.now()
+    this.jwks.configure(jwksSourcesFromConfig(next.config))
     for (const slot of this.slots) if (slot.worker !== null) this.sendConfig(slot.worker)
     logger.info({ version: this.version, hash: next.hash }, 'config reloaded')
     return { ok: true, version: this.version }
@@ -172,10 +184,19 @@ export class Primary {
     }, drainMs + 3000)
     await Promise.all(exits)
     clearTimeout(hardStop)
+    await this.jwks.close()
     await this.admin?.close()
     await this.opts.onExit?.()
     logger.info('stopped')
     process.exit(exitCode)
+  }
+
+  /** Sends to every live worker (one that is exiting misses it, and its successor starts from hello). */
+  private broadcast(msg: ToWorker): void {
+    for (const slot of this.slots) {
+      const w = slot.worker
+      if (w !== null && w.isConnected()) w.send(msg)
+    }
   }
 
   /** Asks every live worker for its counters (bounded wait: a stuck worker shows as not answering). */
