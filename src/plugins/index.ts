@@ -1,6 +1,10 @@
 // The plugins bundled with Sluice. Importing this module registers them (schemas for the config loader,
 // phases for the pipeline); the CLI imports it before loading any config, and so does every worker.
 import { registerPlugin } from '../pipeline/plugin.js'
+import { basicAuth } from './basic-auth/index.js'
+import { keyAuth } from './key-auth/index.js'
 import { requestTermination } from './request-termination/index.js'
 
 registerPlugin(requestTermination)
+registerPlugin(keyAuth)
+registerPlugin(basicAuth)

@@ -1,0 +1,165 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type { CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
+import { authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
+import { DEFAULT_COST, type PasswordHash } from '../../auth/password.js'
+import { challenge, unauthorized, type AuthErrorCode } from '../../auth/reject.js'
+import type { RequestContext } from '../../pipeline/context.js'
+import type { Plugin } from '../../pipeline/plugin.js'
+import { basicAuthSchema, type BasicAuthConfig } from './schema.js'
+import { VerifierGate } from './verifier.js'
+
+// Kong's basic-auth (kong/plugins/basic-auth/access.lua, Kong 3): `Authorization: Basic
+// base64(username:password)`, or Proxy-Authorization when that names a known user. Passwords are
+// stored as scrypt hashes (src/auth/password.ts), which cost ~50 ms of a pool thread to check; so a
+// verified header is remembered for VERIFIED_TTL_MS and repeat requests skip scrypt altogether.
+
+/** Verified headers remembered per config snapshot (a reload starts empty: credentials may have changed). */
+const VERIFIED_MAX = 10_000
+const VERIFIED_TTL_MS = 5 * 60_000
+/** scrypt checks running at once per worker (see verifier.ts). */
+const MAX_CONCURRENT_CHECKS = 2
+
+/**
+ * The cache is keyed by an HMAC of the header value under a key that never leaves this process, so the
+ * worker's heap holds no password, and no digest that could be brute-forced offline.
+ */
+const CACHE_KEY_SECRET = randomBytes(32)
+
+/** One gate per worker: the thread pool is per process, whatever the number of plugin instances. */
+export const verifier = new VerifierGate(MAX_CONCURRENT_CHECKS)
+
+/** How often the verified-header cache answered (tests read it; a metric can later). */
+export const basicAuthStats = { cacheHits: 0 }
+
+interface State {
+  readonly consumers: ConsumerIndex
+  readonly anonymous: CompiledConsumer | null
+  readonly hideCredentials: boolean
+  readonly runOnPreflight: boolean
+  readonly challenge: string
+  /** HMAC of a verified header value -> its credential. Failures are never stored. */
+  readonly verified: LRUCache<string, Credential>
+  /**
+   * Checked against when the username is unknown, so that a wrong username costs the same scrypt run as
+   * a wrong password and response time does not tell which usernames exist. Same cost as the
+   * configured credentials' (the first one's), random salt and hash: it never matches.
+   */
+  readonly decoy: PasswordHash
+}
+
+// parseBasic's results: module scratch instead of a returned object (the parse is synchronous).
+let parsedUsername = ''
+let parsedPassword = ''
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9
+}
+
+/**
+ * `Basic <base64(username:password)>`, scheme case-insensitive, whitespace around the credentials
+ * allowed. False when the scheme differs, the base64 is malformed, or the decoded text has no ':' or an
+ * empty username (Kong's `([^:]+):(.*)`); the password may contain ':'.
+ */
+function parseBasic(value: string): boolean {
+  let start = 0
+  let end = value.length
+  while (start < end && isSpace(value.charCodeAt(start))) start++
+  while (end > start && isSpace(value.charCodeAt(end - 1))) end--
+  if (end - start < 7 || value.slice(start, start + 5).toLowerCase() !== 'basic' || !isSpace(value.charCodeAt(start + 5))) return false
+  start += 6
+  while (start < end && isSpace(value.charCodeAt(start))) start++
+  const encoded = value.slice(start, end)
+  // Buffer.from(…, 'base64') skips characters it does not know: check the alphabet first.
+  if (encoded.length % 4 === 1 || !BASE64.test(encoded)) return false
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0) return false
+  parsedUsername = decoded.slice(0, colon)
+  parsedPassword = decoded.slice(colon + 1)
+  return true
+}
+
+function cacheKey(headerValue: string): string {
+  return createHmac('sha256', CACHE_KEY_SECRET).update(headerValue).digest('base64')
+}
+
+/** Refuses with Kong 3's 401, or proceeds as the `anonymous` consumer (Kong's logical OR). */
+function fail(ctx: RequestContext, state: State, code: AuthErrorCode): boolean {
+  if (state.anonymous !== null) {
+    authenticate(ctx, state.anonymous, null)
+    return true
+  }
+  return unauthorized(ctx, code, { message: 'Unauthorized' }, state.challenge)
+}
+
+async function verify(ctx: RequestContext, state: State, username: string, password: string, key: string): Promise<boolean> {
+  const entry = state.consumers.basic.get(username)
+  const ok = await verifier.verify(password, entry === undefined ? state.decoy : entry.hash)
+  if (!ok || entry === undefined) return fail(ctx, state, 'SLUICE_ERR_AUTH_INVALID')
+  state.verified.set(key, entry.credential)
+  authenticate(ctx, entry.credential.consumer, entry.credential)
+  return true
+}
+
+export const basicAuth: Plugin<BasicAuthConfig, State> = {
+  name: 'basic-auth',
+  priority: 1100,
+  schema: basicAuthSchema,
+  consumerScope: false,
+  compile(config, env) {
+    let anonymous: CompiledConsumer | null = null
+    if (config.anonymous !== null) {
+      anonymous = env.consumers.find(config.anonymous) ?? null
+      if (anonymous === null) throw new Error(`basic-auth: anonymous consumer '${config.anonymous}' does not exist`)
+    }
+    const first = env.consumers.basic.values().next().value
+    const cost = first === undefined ? DEFAULT_COST : first.hash
+    return {
+      consumers: env.consumers,
+      anonymous,
+      hideCredentials: config.hide_credentials,
+      runOnPreflight: config.run_on_preflight,
+      challenge: challenge('Basic', config.realm),
+      verified: new LRUCache<string, Credential>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS }),
+      decoy: { ln: cost.ln, r: cost.r, p: cost.p, salt: randomBytes(16), hash: randomBytes(32) },
+    }
+  },
+  // Hot path (a repeat client): one HMAC and one cache probe, synchronous. Only a header never seen
+  // (or expired from the cache) goes to scrypt, asynchronously.
+  access(ctx, state) {
+    if (!state.runOnPreflight && ctx.method === 'OPTIONS') return true
+    // Already authenticated by an earlier auth plugin, and this one is the other side of an OR.
+    if (state.anonymous !== null && isAuthenticated(ctx)) return true
+
+    const authorization = ctx.header('authorization')
+    const proxyAuthorization = ctx.header('proxy-authorization')
+    if (authorization === undefined && proxyAuthorization === undefined) return fail(ctx, state, 'SLUICE_ERR_AUTH_MISSING')
+    // Proxy-Authorization is hop-by-hop and never forwarded (src/proxy/headers.ts).
+    if (state.hideCredentials) removeHeader(ctx.upstreamHeaders!, 'authorization')
+
+    // Kong's choice: Proxy-Authorization when it parses and names a known user, else Authorization.
+    // An unknown Proxy-Authorization user with no usable Authorization still goes to scrypt (the decoy),
+    // so that this path does not answer faster for usernames that do not exist either.
+    let value: string
+    if (proxyAuthorization !== undefined && parseBasic(proxyAuthorization)) {
+      value = proxyAuthorization
+      if (!state.consumers.basic.has(parsedUsername) && authorization !== undefined && parseBasic(authorization)) value = authorization
+    } else if (authorization !== undefined && parseBasic(authorization)) {
+      value = authorization
+    } else {
+      return fail(ctx, state, 'SLUICE_ERR_AUTH_INVALID')
+    }
+
+    const key = cacheKey(value)
+    const cached = state.verified.get(key)
+    if (cached !== undefined) {
+      basicAuthStats.cacheHits++
+      authenticate(ctx, cached.consumer, cached)
+      return true
+    }
+    return verify(ctx, state, parsedUsername, parsedPassword, key)
+  },
+}
