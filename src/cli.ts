@@ -9,7 +9,7 @@ import { ConfigError } from './errors.js'
 import './plugins/index.js'
 
 /**
- * sluice start | check: parses flags and hands over; nothing else lives here.
+ * sluice start | check | hash-password: parses flags and hands over; nothing else lives here.
  * A cluster worker re-runs this file (node:cluster forks process.argv[1]) and goes straight to the worker.
  */
 
@@ -26,6 +26,9 @@ const USAGE = `Usage:
       alternated per round; writes a JSON and an HTML report. --compare is the CI regression gate.
   sluice tune [--workers 1,2] [--upstream-connections 8,32,128] [--upstream URL]
       Sweep worker counts and upstream connections per target; prints the curve and a recommendation.
+  sluice hash-password [--password-stdin]
+      Read a password from stdin (piped, or typed without echo) and print its scrypt hash for a
+      basic-auth credential's password_hash, so the config file holds no password.
   sluice --version
 
 Settings precedence: flags > environment (SLUICE_WORKERS, SLUICE_PROXY_PORT, ...) > the config's
@@ -48,11 +51,15 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 1 : 0
   }
   switch (command) {
-    // bench and tune take their own flags: they parse them themselves.
+    // bench, tune and hash-password take their own flags: they parse them themselves.
     case 'bench':
     case 'tune': {
       const { benchCommand } = await import('./bench/command.js')
       return benchCommand(command, rest)
+    }
+    case 'hash-password': {
+      const { hashPasswordCommand } = await import('./plugins/basic-auth/hash-command.js')
+      return hashPasswordCommand(rest)
     }
   }
   let values: Record<string, string | boolean | undefined>
