@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import type { GatewayConfig } from '../../config/schema.js'
 import { logger } from '../../observability/logger.js'
 import type { JwksSnapshot } from './keys.js'
@@ -284,12 +284,12 @@ export class JwksManager {
         signal: abort.signal,
       })
       if (res.statusCode !== 200) {
-        res.body.destroy()
+        discard(res.body)
         throw new JwksFetchError(res.statusCode >= 300 && res.statusCode < 400 ? `redirect refused (status ${res.statusCode})` : `status ${res.statusCode}`)
       }
       const declared = Number(res.headers['content-length'])
       if (declared > this.maxBodyBytes) {
-        res.body.destroy()
+        discard(res.body)
         throw new JwksFetchError(`body of ${declared} bytes exceeds ${this.maxBodyBytes}`)
       }
       const chunks: Buffer[] = []
@@ -297,7 +297,7 @@ export class JwksManager {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         size += chunk.length
         if (size > this.maxBodyBytes) {
-          res.body.destroy()
+          discard(res.body)
           throw new JwksFetchError(`body exceeds ${this.maxBodyBytes} bytes`)
         }
         chunks.push(chunk)
@@ -321,6 +321,17 @@ export class JwksManager {
     }
   }
 }
+
+/**
+ * Drops a response body we will not read. undici's body emits an AbortError when destroyed unread, and
+ * with no listener that is an uncaught exception: in the primary, a crash of the whole gateway.
+ */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', ignore)
+  body.destroy()
+}
+
+function ignore(): void {}
 
 function newState(source: JwksSource): UriState {
   return {
