@@ -57,7 +57,7 @@ function encode(h: PasswordHash): string {
  * Hashes a password (synchronously: config load, the CLI). A config file's plain-text password gets a
  * salt derived from its credential so that loading the same file twice gives the same config hash.
  */
-export function hashPassword(password: string, salt: Buffer = randomBytes(16), cost = DEFAULT_COST): string {
+export function hashPassword(password: string, salt: Buffer = randomBytes(16), cost: { ln: number; r: number; p: number } = DEFAULT_COST): string {
   const hash = scryptSync(password, salt, KEY_LENGTH, options(cost))
   return encode({ ...cost, salt, hash })
 }
