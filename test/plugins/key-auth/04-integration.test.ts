@@ -183,6 +183,12 @@ test('key_in_body: form-urlencoded and JSON bodies; other media types and bad JS
   assert401(await send('/ka-body', ['apikey', 'alice-key']), 'No API key found in request', 'SLUICE_ERR_AUTH_MISSING')
 })
 
+test('key_in_body: a body over 64 KiB streams to the upstream unread, so its key is not found', async () => {
+  const big = `apikey=alice-key&pad=${'x'.repeat(70 * 1024)}`
+  const r = await send('/ka-body', ['content-type', 'application/x-www-form-urlencoded'], 'POST', big)
+  assert401(r, 'No API key found in request', 'SLUICE_ERR_AUTH_MISSING')
+})
+
 test('hide_credentials strips the key from the header, the query string and the body', async () => {
   const h = await send('/ka-hide', ['apikey', 'alice-key', 'x-other', 'kept'])
   assert.equal(h.status, 200)
