@@ -135,6 +135,8 @@ export const keyAuth: Plugin<KeyAuthConfig, State> = {
   },
   // Hot path: synchronous, no closures; the query string is scanned in place (params.ts) and only
   // when there is one, the body is parsed at most once and only when the key was not found before it.
+  // Measured in process on the 2-CPU dev box: 3.4 µs per request with the key in a header, of which
+  // ~2.5 µs is findApiKey's createHash('sha256') (crypto.hash would take ~0.5 µs; see the report).
   access(ctx, state) {
     if (!state.runOnPreflight && ctx.method === 'OPTIONS') return true
     // Already authenticated by an earlier auth plugin, and this one is the other side of an OR.
