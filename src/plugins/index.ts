@@ -2,9 +2,11 @@
 // phases for the pipeline); the CLI imports it before loading any config, and so does every worker.
 import { registerPlugin } from '../pipeline/plugin.js'
 import { basicAuth } from './basic-auth/index.js'
+import { jwt } from './jwt/index.js'
 import { keyAuth } from './key-auth/index.js'
 import { requestTermination } from './request-termination/index.js'
 
 registerPlugin(requestTermination)
+registerPlugin(jwt)
 registerPlugin(keyAuth)
 registerPlugin(basicAuth)
