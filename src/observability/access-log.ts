@@ -35,6 +35,7 @@ export class AccessLog implements AccessLogSink {
         `"latency_ms":${ctx.latency.toFixed(3)},"bytes_in":${ctx.bytesIn},"bytes_out":${ctx.bytesOut},` +
         `"client_ip":"${ctx.clientIp}","request_id":${JSON.stringify(ctx.requestId)},` +
         `"target":${ctx.target === null ? 'null' : `"${ctx.target.key}"`},` +
+        `"consumer":${ctx.consumer === null ? 'null' : `"${ctx.consumer.id}"`},` +
         `"aborted":${ctx.aborted},"error":${ctx.errorCode === null ? 'null' : `"${ctx.errorCode}"`}}\n`,
     )
   }
