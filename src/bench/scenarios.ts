@@ -1,6 +1,7 @@
 // Bench scenarios: each is one declarative entry (what the gateway is configured with, what request
 // the load generator sends, which upstream endpoint answers). A plugin that lands adds its entry
 // here and moves it out of PENDING_SCENARIOS; `full` picks it up by itself.
+import { createHmac } from 'node:crypto'
 import { stringify } from 'yaml'
 import type { RequestShape } from './loadgen.js'
 
@@ -15,6 +16,7 @@ export interface ConfigFragment {
   readonly settings?: Readonly<Record<string, unknown>>
   readonly services?: readonly Readonly<Record<string, unknown>>[]
   readonly plugins?: readonly Readonly<Record<string, unknown>>[]
+  readonly consumers?: readonly Readonly<Record<string, unknown>>[]
 }
 
 export interface Scenario {
@@ -64,6 +66,26 @@ function routeTable(): Record<string, unknown>[] {
 }
 
 const ROUTING_PATH = `${routePrefix(HIT_ROUTE)}/items/42`
+const ROUTING_SETTINGS = { correlation_id_header: null }
+/** One array shared by routing and jwt, so `full` (which keeps each service entry once) holds it once. */
+const ROUTING_SERVICES = [{ name: 'routing', url: '{upstream}', routes: routeTable() }]
+
+/**
+ * The jwt scenario's credential. A fixed secret (bench configs are throwaway, and the same token then
+ * works across processes); 48 bytes, above HS256's 32-byte minimum.
+ */
+const JWT_KEY = 'bench-issuer'
+const JWT_SECRET = 'sluice-bench-hs256-secret-not-for-production-use'
+
+/** An HS256 token for JWT_KEY, valid for a year from module load: long runs never see it expire. */
+function benchToken(): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: JWT_KEY, sub: 'bench-user', iat: now, exp: now + 365 * 86400 })}`
+  return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`
+}
+/** `Authorization` value of the jwt scenario's requests (exported for the scenario's tests). */
+export const JWT_AUTHORIZATION = `Bearer ${benchToken()}`
 
 /** Headers a browser or API client typically sends; about 1 KB in all. */
 const CLIENT_HEADERS: Readonly<Record<string, string>> = {
@@ -88,10 +110,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'routing',
     description: `route + forward only: ${ROUTE_COUNT} routes in the config, requests hit one in the middle (correlation id off)`,
-    config: {
-      settings: { correlation_id_header: null },
-      services: [{ name: 'routing', url: '{upstream}', routes: routeTable() }],
-    },
+    config: { settings: ROUTING_SETTINGS, services: ROUTING_SERVICES },
     request: { method: 'GET', path: ROUTING_PATH, headers: { accept: '*/*' } },
     upstream: 'small',
   },
@@ -107,10 +126,25 @@ export const SCENARIOS: readonly Scenario[] = [
     request: { method: 'GET', path: '/headers/profile', headers: CLIENT_HEADERS },
     upstream: 'small',
   },
+  // After headers on purpose: `full` merges request headers in this order, so this real token replaces
+  // the headers scenario's unsigned one (which the global jwt plugin would refuse).
+  {
+    name: 'jwt',
+    description:
+      'routing + jwt: the routing table and request, the jwt plugin global, an HS256 Bearer token of one ' +
+      'consumer (warm verified-token cache after the first request); compare with routing for the plugin cost',
+    config: {
+      settings: ROUTING_SETTINGS,
+      services: ROUTING_SERVICES,
+      plugins: [{ name: 'jwt', config: {} }],
+      consumers: [{ username: 'bench-consumer', jwt_secrets: [{ key: JWT_KEY, algorithm: 'HS256', secret: JWT_SECRET }] }],
+    },
+    request: { method: 'GET', path: ROUTING_PATH, headers: { accept: '*/*', authorization: JWT_AUTHORIZATION } },
+    upstream: 'small',
+  },
 ]
 
 export const PENDING_SCENARIOS: readonly PendingScenario[] = [
-  { name: 'jwt', description: 'JWT auth with a warm token cache', pendingOn: 'issue 4 (authentication)' },
   {
     name: 'rate-limit',
     description: 'local token buckets with Redis sync, limit never hit',
@@ -124,21 +158,28 @@ export const PENDING_SCENARIOS: readonly PendingScenario[] = [
 ]
 
 /**
- * `full`: every existing scenario in one config (their services, routes and plugins side by side,
- * settings merged with later scenarios winning), and one request that carries every scenario's
- * headers to the first scenario's path, so each feature is on the request's road at once.
+ * `full`: every existing scenario in one config (their services, routes, plugins and consumers side by
+ * side, settings merged with later scenarios winning; a service entry two scenarios share is kept once),
+ * and one request that carries every scenario's headers (later scenarios winning) to the first
+ * scenario's path, so each feature is on the request's road at once.
  */
 export function fullScenario(parts: readonly Scenario[] = SCENARIOS): Scenario {
   const settings: Record<string, unknown> = {}
   const services: Readonly<Record<string, unknown>>[] = []
   const plugins: Readonly<Record<string, unknown>>[] = []
+  const consumers: Readonly<Record<string, unknown>>[] = []
   const headers: Record<string, string> = {}
   let method = 'GET'
   let body: string | null = null
+  const seenSettings = new Set<object>()
   for (const s of parts) {
-    Object.assign(settings, s.config.settings ?? {})
-    services.push(...(s.config.services ?? []))
+    // jwt shares routing's settings object: merging it again would turn off what headers turned on.
+    const own = s.config.settings ?? {}
+    if (!seenSettings.has(own)) Object.assign(settings, own)
+    seenSettings.add(own)
+    for (const service of s.config.services ?? []) if (!services.includes(service)) services.push(service)
     plugins.push(...(s.config.plugins ?? []))
+    consumers.push(...(s.config.consumers ?? []))
     Object.assign(headers, s.request.headers ?? {})
     if (s.request.method !== undefined && s.request.method !== 'GET') method = s.request.method
     if (s.request.body !== undefined && s.request.body !== null) body = s.request.body
@@ -147,7 +188,7 @@ export function fullScenario(parts: readonly Scenario[] = SCENARIOS): Scenario {
   return {
     name: 'full',
     description: `all existing scenarios in one config (${parts.map((s) => s.name).join(' + ')})`,
-    config: { settings, services, plugins },
+    config: { settings, services, plugins, consumers },
     request: { method, path: first.request.path, headers, body },
     upstream: parts.some((s) => s.upstream === 'large') ? 'large' : first.upstream,
   }
@@ -201,6 +242,7 @@ export function scenarioConfigYaml(
     services: fill(scenario.config.services ?? []),
   }
   if ((scenario.config.plugins ?? []).length > 0) doc.plugins = fill(scenario.config.plugins)
+  if ((scenario.config.consumers ?? []).length > 0) doc.consumers = fill(scenario.config.consumers)
   return stringify(doc)
 }
 

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseConfigText, validateConfig } from '../../src/config/load.js'
+import '../../src/plugins/index.js'
 import { compareScenario, DEFAULT_TOLERANCE, moreRoundsRule, scaleTolerance } from '../../src/bench/compare.js'
 import { createProgress } from '../../src/bench/progress.js'
 import { percentileCurve, renderHtml, renderScenarioTable, tuneCurveSvg } from '../../src/bench/report.js'
@@ -67,7 +68,9 @@ describe('bench scenarios', () => {
     const routes = (routing?.config.services?.[0].routes ?? []) as unknown[]
     assert.equal(routes.length, 1000)
     const full = fullScenario()
-    assert.equal(full.config.services?.length, SCENARIOS.reduce((n, s) => n + (s.config.services?.length ?? 0), 0))
+    // jwt reuses routing's service entry; full keeps it once (two copies would be duplicate names).
+    assert.equal(full.config.services?.length, new Set(SCENARIOS.flatMap((s) => s.config.services ?? [])).size)
+    assert.equal(new Set(full.config.services?.map((s) => s.name)).size, full.config.services?.length, 'service names stay unique')
     for (const s of SCENARIOS) for (const h of Object.keys(s.request.headers ?? {})) assert.ok(h in (full.request.headers ?? {}), h)
     assert.equal(full.config.settings?.correlation_id_header, 'X-Correlation-ID', 'the headers scenario turns the correlation id on')
     assert.deepEqual(selectScenarios(undefined).map((s) => s.name), [...SCENARIOS.map((s) => s.name), 'full'])
