@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { Consumer, JwtAlgorithm } from '../config/schema.js'
 import { parsePasswordHash, type PasswordHash } from './password.js'
 
@@ -34,8 +34,6 @@ export interface JwtSecretEntry {
 
 export interface ApiKeyEntry {
   readonly credential: Credential
-  /** sha256 of the key: compared in constant time against the presented key's digest. */
-  readonly digest: Buffer
 }
 
 export interface BasicEntry {
@@ -49,7 +47,7 @@ export class ConsumerIndex {
   private readonly byName = new Map<string, CompiledConsumer>()
   /** jwt_secret `key` -> credential. */
   readonly jwtSecrets = new Map<string, JwtSecretEntry>()
-  /** sha256(key) in latin1 -> credential: the map is probed with the digest, never with the key. */
+  /** sha256(key), base64 -> credential: the map is probed with the digest, never with the key. */
   private readonly apiKeys = new Map<string, ApiKeyEntry>()
   /** basic-auth username -> credential. */
   readonly basic = new Map<string, BasicEntry>()
@@ -69,8 +67,7 @@ export class ConsumerIndex {
         })
       }
       for (const k of c.keyauth_credentials) {
-        const digest = sha256(k.key)
-        this.apiKeys.set(digest.toString('latin1'), { credential: { kind: 'key-auth', id: k.id, identifier: k.id, consumer }, digest })
+        this.apiKeys.set(sha256(k.key), { credential: { kind: 'key-auth', id: k.id, identifier: k.id, consumer } })
       }
       for (const b of c.basicauth_credentials) {
         const hash = parsePasswordHash(b.password_hash)
@@ -86,16 +83,17 @@ export class ConsumerIndex {
   }
 
   /**
-   * The credential an API key belongs to. The lookup is keyed by the key's sha256, and the stored digest
-   * is compared with timingSafeEqual, so response time says nothing about how much of a key matched.
+   * The credential an API key belongs to. The map is keyed by the key's sha256, so however string
+   * comparison inside the lookup times out, it compares digests: response time says nothing about how
+   * much of a real key a guess matched (the constant-time property a byte-wise compare would lose).
    */
   findApiKey(key: string): ApiKeyEntry | undefined {
-    const digest = sha256(key)
-    const entry = this.apiKeys.get(digest.toString('latin1'))
-    return entry !== undefined && timingSafeEqual(entry.digest, digest) ? entry : undefined
+    return this.apiKeys.get(sha256(key))
   }
 }
 
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest()
+// Hot path (key-auth): crypto.hash is one native call, 0.45 µs against createHash().update().digest()'s
+// 2.5 µs per key (measured by the key-auth work, docs/plugins/key-auth.md).
+function sha256(s: string): string {
+  return hash('sha256', s, 'base64')
 }
