@@ -216,8 +216,28 @@ export interface RedisBucketStoreOptions {
 
 type Reply = [error: Error | null, result: unknown]
 
+/** Counters for metrics and the bench (Redis work must follow active keys, not request rate). */
+export interface LeaseStats {
+  /** lease() calls. */
+  leases: number
+  /** Pipelines sent (one per node per lease, plus NOSCRIPT retries). */
+  pipelines: number
+  /** Script calls sent (EVALSHA and EVAL). */
+  commands: number
+  /** Entries resent with EVAL after NOSCRIPT. */
+  noscript: number
+  /** Entries resent alone after MOVED or ASK (cluster slots changed owner). */
+  redirects: number
+  /** lease() calls that rejected. */
+  failures: number
+}
+
 function isNoScript(err: Error | null): boolean {
   return err !== null && err.message.startsWith('NOSCRIPT')
+}
+
+function isRedirect(err: Error | null): boolean {
+  return err !== null && (err.message.startsWith('MOVED ') || err.message.startsWith('ASK '))
 }
 
 /**
@@ -229,6 +249,7 @@ function isNoScript(err: Error | null): boolean {
 export class RedisBucketStore implements BucketStore {
   private readonly timeoutMs: number
   private readonly ownsClient: boolean
+  readonly stats: LeaseStats = { leases: 0, pipelines: 0, commands: 0, noscript: 0, redirects: 0, failures: 0 }
 
   constructor(
     readonly client: RedisClient,
@@ -244,10 +265,14 @@ export class RedisBucketStore implements BucketStore {
       const problem = requestProblem(request)
       if (problem !== null) return Promise.reject(new TypeError(`lease '${request.key}': ${problem}`))
     }
+    this.stats.leases++
     const grants = new Array<LeaseGrant>(batch.length)
     const groups = this.groups(batch)
     const work = Promise.all(groups.map((indices) => this.leaseGroup(batch, indices, grants))).then(() => grants)
-    return withDeadline(work, this.timeoutMs)
+    return withDeadline(work, this.timeoutMs).catch((err: unknown) => {
+      this.stats.failures++
+      throw err
+    })
   }
 
   async close(): Promise<void> {
@@ -284,33 +309,63 @@ export class RedisBucketStore implements BucketStore {
 
   private async leaseGroup(batch: readonly LeaseRequest[], indices: number[], grants: LeaseGrant[]): Promise<void> {
     const replies = await this.send(batch, indices, false)
-    let retry: number[] | null = null
+    let noscript: number[] | null = null
+    let moved: number[] | null = null
     for (let j = 0; j < indices.length; j++) {
       const [err, result] = replies[j]
-      if (isNoScript(err)) (retry ??= []).push(indices[j])
+      if (isNoScript(err)) (noscript ??= []).push(indices[j])
+      else if (isRedirect(err)) (moved ??= []).push(indices[j])
       else grants[indices[j]] = toGrant(batch[indices[j]], err, result)
     }
-    if (retry === null) return
-    const again = await this.send(batch, retry, true)
-    for (let j = 0; j < retry.length; j++) grants[retry[j]] = toGrant(batch[retry[j]], again[j][0], again[j][1])
+    if (noscript !== null) {
+      this.stats.noscript += noscript.length
+      const again = await this.send(batch, noscript, true)
+      for (let j = 0; j < noscript.length; j++) {
+        if (isRedirect(again[j][0])) (moved ??= []).push(noscript[j])
+        else grants[noscript[j]] = toGrant(batch[noscript[j]], again[j][0], again[j][1])
+      }
+    }
+    if (moved === null) return
+    // Slots moved (resharding, failover, a node back from an outage): ioredis follows MOVED and
+    // ASK for single commands but not for a pipeline whose entries name different slots. A
+    // redirected script did not run, so sending it again cannot debit twice.
+    this.stats.redirects += moved.length
+    await Promise.all(
+      moved.map(async (i) => {
+        grants[i] = toGrant(batch[i], null, await this.callOne(batch[i]))
+      }),
+    )
+  }
+
+  /** One script call routed by the client itself (redirections followed), EVAL on NOSCRIPT. */
+  private async callOne(r: LeaseRequest): Promise<unknown> {
+    const script = r.algorithm === 'token-bucket' ? TOKEN_BUCKET : FIXED_WINDOW
+    const args = scriptArgs(r)
+    this.stats.commands++
+    try {
+      return await this.client.evalsha(script.sha, 1, ...args)
+    } catch (err) {
+      if (!isNoScript(err as Error)) throw new LeaseError(`redis lease of '${r.key}' failed: ${(err as Error).message}`, { cause: err })
+    }
+    this.stats.noscript++
+    this.stats.commands++
+    try {
+      return await this.client.eval(script.lua, 1, ...args)
+    } catch (err) {
+      throw new LeaseError(`redis lease of '${r.key}' failed: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   private async send(batch: readonly LeaseRequest[], indices: number[], full: boolean): Promise<Reply[]> {
     const pipeline = this.client.pipeline()
     for (const i of indices) {
       const r = batch[i]
-      const want = Math.floor(r.want)
-      const giveBack = Math.floor(r.giveBack)
-      if (r.algorithm === 'token-bucket') {
-        if (full) pipeline.eval(TOKEN_BUCKET.lua, 1, r.key, r.limit, r.periodMs, want, giveBack)
-        else pipeline.evalsha(TOKEN_BUCKET.sha, 1, r.key, r.limit, r.periodMs, want, giveBack)
-      } else {
-        const windowStart = r.windowStart ?? -1
-        const calendar = r.calendar ?? ''
-        if (full) pipeline.eval(FIXED_WINDOW.lua, 1, r.key, r.limit, r.periodMs, want, giveBack, windowStart, calendar)
-        else pipeline.evalsha(FIXED_WINDOW.sha, 1, r.key, r.limit, r.periodMs, want, giveBack, windowStart, calendar)
-      }
+      const script = r.algorithm === 'token-bucket' ? TOKEN_BUCKET : FIXED_WINDOW
+      if (full) pipeline.eval(script.lua, 1, ...scriptArgs(r))
+      else pipeline.evalsha(script.sha, 1, ...scriptArgs(r))
     }
+    this.stats.pipelines++
+    this.stats.commands += indices.length
     let replies: Reply[] | null
     try {
       replies = (await pipeline.exec()) as Reply[] | null
@@ -322,6 +377,14 @@ export class RedisBucketStore implements BucketStore {
     }
     return replies
   }
+}
+
+/** KEYS[1] then ARGV, in the order the scripts read them. */
+function scriptArgs(r: LeaseRequest): (string | number)[] {
+  const want = Math.floor(r.want)
+  const giveBack = Math.floor(r.giveBack)
+  if (r.algorithm === 'token-bucket') return [r.key, r.limit, r.periodMs, want, giveBack]
+  return [r.key, r.limit, r.periodMs, want, giveBack, r.windowStart ?? -1, r.calendar ?? '']
 }
 
 function requestProblem(r: LeaseRequest): string | null {
