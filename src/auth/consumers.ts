@@ -82,6 +82,11 @@ export class ConsumerIndex {
     return this.byId.get(ref.toLowerCase()) ?? this.byName.get(ref)
   }
 
+  /** A consumer by username or custom_id only (a claim naming a consumer must not reach it by id). */
+  findByName(name: string): CompiledConsumer | undefined {
+    return this.byName.get(name)
+  }
+
   /**
    * The credential an API key belongs to. The map is keyed by the key's sha256, so however string
    * comparison inside the lookup times out, it compares digests: response time says nothing about how

@@ -326,6 +326,9 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       continue
     }
     scopes.set(scopeKey, path)
+    if (plugin.name === 'jwt' && (plugin.config as { secret_is_base64?: unknown }).secret_is_base64 === true) {
+      checkBase64Secrets(consumers, [...path, 'config', 'secret_is_base64'], report)
+    }
     // Kong's auth plugins name their `anonymous` consumer by id or username: it must exist.
     const anonymous = (plugin.config as { anonymous?: unknown }).anonymous
     if (typeof anonymous === 'string') consumerRegistry.resolve(anonymous, [...path, 'config', 'anonymous'])
@@ -346,6 +349,26 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       plugins,
     },
   }
+}
+
+const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 }
+
+/**
+ * With `secret_is_base64` the jwt plugin uses the DECODED secrets: each HMAC secret must then be strict
+ * base64 of at least the hash size (the load-time length check saw the encoded text).
+ */
+function checkBase64Secrets(consumers: readonly Consumer[], at: Path, report: (path: Path, message: string) => void): void {
+  consumers.forEach((c, i) => {
+    c.jwt_secrets.forEach((cred, j) => {
+      const min = HMAC_MIN_BYTES[cred.algorithm]
+      if (min === undefined || cred.secret === undefined) return
+      const text = cred.secret
+      const strict = /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 === 0
+      if (!strict || Buffer.from(text, 'base64').length < min) {
+        report(at, `consumers[${i}].jwt_secrets[${j}] ('${cred.key}'): with secret_is_base64 its secret must be base64 of at least ${min} bytes for ${cred.algorithm}`)
+      }
+    })
+  })
 }
 
 function describeScope(service: EntityRef | null, route: EntityRef | null, consumer: EntityRef | null): string {

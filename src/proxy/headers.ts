@@ -12,8 +12,10 @@
 //  - `x-forwarded-for`, `x-forwarded-proto`, `x-forwarded-host`, `x-forwarded-port`, `x-real-ip`: replaced
 //    by `writeForwardedHeaders`, which keeps inbound values only from trusted proxies;
 //  - `x-consumer-id`, `x-consumer-custom-id`, `x-consumer-username`, `x-credential-identifier`,
-//    `x-anonymous-consumer`: the identity the authentication plugins assert (src/auth/identity.ts). They
-//    are dropped on every route, with or without auth, so an upstream can trust them.
+//    `x-anonymous-consumer`: the identity the authentication plugins assert (src/auth/identity.ts), and
+//    the other identity headers Kong's plugins send (`x-consumer-groups`, `x-credential-username`,
+//    `x-authenticated-userid`, `x-authenticated-scope`). They are dropped on every route, with or without
+//    auth, so an upstream can trust them.
 // `isOwnedOnForward` answers the last four groups in one call. The forwarder adds its own headers after
 // filtering, so a `Connection` naming one of them cannot remove the gateway's copy.
 //
@@ -72,11 +74,15 @@ export function isOwnedOnForward(lowerName: string): boolean {
     case 16:
       return lowerName === 'x-forwarded-host' || lowerName === 'x-forwarded-port'
     case 17:
-      return lowerName === 'x-forwarded-proto'
+      return lowerName === 'x-forwarded-proto' || lowerName === 'x-consumer-groups'
     case 19:
       return lowerName === 'x-consumer-username'
     case 20:
       return lowerName === 'x-consumer-custom-id' || lowerName === 'x-anonymous-consumer'
+    case 21:
+      return lowerName === 'x-credential-username' || lowerName === 'x-authenticated-scope'
+    case 22:
+      return lowerName === 'x-authenticated-userid'
     case 23:
       return lowerName === 'x-credential-identifier'
     default:

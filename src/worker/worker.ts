@@ -7,7 +7,7 @@ import { compileTrustedIps } from '../proxy/headers.js'
 import { PoolRegistry, type UpstreamClient } from '../proxy/pools.js'
 import type { FromWorker, ToWorker } from '../primary/ipc.js'
 import { compileSnapshot } from './compile.js'
-import { JwksKeys } from '../auth/jwks/keys.js'
+import { JwksKeys, redactUri } from '../auth/jwks/keys.js'
 import { ProxyServer, type Limits } from './http.js'
 
 /**
@@ -134,7 +134,7 @@ export function runWorker(): void {
         void drain(msg.deadline)
         break
       case 'jwks':
-        jwks.update(msg.snapshot).catch((err: Error) => logger.error({ err, uri: msg.snapshot.uri }, 'JWKS update failed'))
+        jwks.update(msg.snapshot).catch((err: Error) => logger.error({ err, uri: redactUri(msg.snapshot.uri) }, 'JWKS update failed'))
         break
       case 'stats':
         send({

@@ -110,6 +110,16 @@ export class JwksKeys {
   }
 }
 
+/** A JWKS URI as logs may show it: without userinfo and query string, which can carry credentials. */
+export function redactUri(uri: string): string {
+  try {
+    const u = new URL(uri)
+    return `${u.protocol}//${u.host}${u.pathname}${u.search === '' ? '' : '?…'}`
+  } catch {
+    return '(invalid URI)'
+  }
+}
+
 const EC_ALG: Record<string, JwtAlgorithm> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }
 
 /**
@@ -151,7 +161,7 @@ export async function importKeySet(uri: string, jwks: { keys: unknown[] }): Prom
       const key = await importJWK(jwk as JWK, alg)
       keys.set(kid, { kid, alg, key })
     } catch (err) {
-      logger.warn({ uri, kid, err: (err as Error).message }, 'JWKS key skipped: cannot import it')
+      logger.warn({ uri: redactUri(uri), kid, err: (err as Error).message }, 'JWKS key skipped: cannot import it')
     }
   }
   return keys

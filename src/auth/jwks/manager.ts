@@ -1,7 +1,7 @@
 import { Agent, request, type Dispatcher } from 'undici'
 import type { GatewayConfig } from '../../config/schema.js'
 import { logger } from '../../observability/logger.js'
-import type { JwksSnapshot } from './keys.js'
+import { redactUri, type JwksSnapshot } from './keys.js'
 
 /**
  * The fetching side of JWKS. It runs in the cluster primary, so each JWKS URI is fetched once for all
@@ -142,7 +142,7 @@ export class JwksManager {
   snapshots(): JwksSnapshot[] {
     const out: JwksSnapshot[] = []
     for (const state of this.states.values()) {
-      if (state.jwks !== null) out.push({ uri: state.source.uri, jwks: state.jwks, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil })
+      if (state.jwks !== null) out.push({ uri: redactUri(state.source.uri), jwks: state.jwks, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil })
     }
     return out
   }
@@ -197,7 +197,7 @@ export class JwksManager {
         (jwks) => this.succeeded(state, jwks),
         (err: unknown) => this.failed(state, err),
       )
-      .catch((err: unknown) => logger.error({ uri: state.source.uri, err }, 'JWKS bookkeeping failed'))
+      .catch((err: unknown) => logger.error({ uri: redactUri(state.source.uri), err }, 'JWKS bookkeeping failed'))
       .finally(() => {
         state.inflight = null
         state.abort = null
@@ -210,7 +210,7 @@ export class JwksManager {
     // fetchedAt orders snapshots in the workers: never let a clock step make a newer set look older.
     const fetchedAt = Math.max(Date.now(), state.fetchedAt + 1)
     if (state.failing) {
-      logger.info({ uri: source.uri, failures: state.stats.failuresInRow }, 'JWKS fetch recovered')
+      logger.info({ uri: redactUri(source.uri), failures: state.stats.failuresInRow }, 'JWKS fetch recovered')
     }
     state.jwks = jwks
     state.fetchedAt = fetchedAt
@@ -221,7 +221,7 @@ export class JwksManager {
     state.stats.failuresInRow = 0
     state.stats.lastError = null
     this.schedule(state, refreshDelay(source.cacheTtlMs))
-    this.emit({ uri: source.uri, jwks, fetchedAt, staleUntil: state.staleUntil })
+    this.emit({ uri: redactUri(source.uri), jwks, fetchedAt, staleUntil: state.staleUntil })
   }
 
   private failed(state: UriState, err: unknown): void {
@@ -235,14 +235,14 @@ export class JwksManager {
     if (!state.failing) {
       state.failing = true
       if (state.jwks !== null) {
-        logger.warn({ uri: source.uri, error: reason, staleUntil: new Date(state.staleUntil).toISOString() }, `JWKS fetch failing, serving cached keys until ${new Date(state.staleUntil).toISOString()}`)
+        logger.warn({ uri: redactUri(source.uri), error: reason, staleUntil: new Date(state.staleUntil).toISOString() }, `JWKS fetch failing, serving cached keys until ${new Date(state.staleUntil).toISOString()}`)
       } else {
-        logger.warn({ uri: source.uri, error: reason }, 'JWKS fetch failing and no keys fetched yet: tokens of this issuer are refused')
+        logger.warn({ uri: redactUri(source.uri), error: reason }, 'JWKS fetch failing and no keys fetched yet: tokens of this issuer are refused')
       }
     }
     if (state.jwks !== null && now > state.staleUntil && !state.expiredLogged) {
       state.expiredLogged = true
-      logger.error({ uri: source.uri, error: reason, failures: state.stats.failuresInRow }, 'JWKS keys expired past their grace period: tokens of this issuer are refused until the endpoint answers')
+      logger.error({ uri: redactUri(source.uri), error: reason, failures: state.stats.failuresInRow }, 'JWKS keys expired past their grace period: tokens of this issuer are refused until the endpoint answers')
     }
     const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(30, state.stats.failuresInRow - 1))
     this.schedule(state, delay)
@@ -266,7 +266,7 @@ export class JwksManager {
       try {
         listener(snapshot)
       } catch (err) {
-        logger.error({ uri: snapshot.uri, err }, 'JWKS snapshot listener failed')
+        logger.error({ uri: redactUri(snapshot.uri), err }, 'JWKS snapshot listener failed')
       }
     }
   }
@@ -353,7 +353,7 @@ function newState(source: JwksSource): UriState {
 
 /** "Nothing new, here is the current freshness": ends the wait of workers that asked. */
 function unchanged(state: UriState): JwksSnapshot {
-  return { uri: state.source.uri, jwks: null, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil }
+  return { uri: redactUri(state.source.uri), jwks: null, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil }
 }
 
 /**

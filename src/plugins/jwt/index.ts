@@ -59,6 +59,10 @@ interface Verified {
 /** Signature verifications run by this worker (the verified-token cache saves the rest); for metrics and tests. */
 export const jwtCounters = { verifications: 0, cacheHits: 0 }
 
+/** Average budget per cached token (typical JWTs are 300–1,000 characters), and the largest cached at all. */
+const CACHE_BYTES_PER_ENTRY = 2048
+const MAX_CACHED_TOKEN = 8192
+
 /** A token without `exp` is re-verified at least this often (a rotated-out JWKS key then stops it). */
 const NO_EXP_TTL_MS = 5 * 60_000
 
@@ -138,7 +142,15 @@ export const jwt: Plugin<JwtConfig, State> = {
       audiences: config.audiences.length > 0 ? config.audiences : null,
       requiredClaims: config.required_claims,
       leeway: config.leeway,
-      cache: config.token_cache_size > 0 ? new LRUCache<string, Verified>({ max: config.token_cache_size }) : null,
+      cache:
+        config.token_cache_size > 0
+          ? new LRUCache<string, Verified>({
+              max: config.token_cache_size,
+              // Bounded by bytes too: a consumer able to mint huge tokens cannot fill memory with them.
+              maxSize: config.token_cache_size * CACHE_BYTES_PER_ENTRY,
+              sizeCalculation: (_v, token) => token.length + 256,
+            })
+          : null,
       jwks: env.jwks,
       consumers: env.consumers,
     }
@@ -168,7 +180,7 @@ export const jwt: Plugin<JwtConfig, State> = {
     return verify(ctx, s, token).then(
       (result) => {
         if (result instanceof Failure) return refuse(ctx, s, result)
-        if (s.cache !== null) s.cache.set(token, result)
+        if (s.cache !== null && token.length <= MAX_CACHED_TOKEN) s.cache.set(token, result)
         authenticate(ctx, result.consumer, result.credential)
         return true
       },
@@ -187,6 +199,9 @@ function stillValid(s: State, v: Verified): boolean {
 /** 401, or proceed as the anonymous consumer when one is configured. */
 function refuse(ctx: RequestContext, s: State, f: Failure): boolean {
   if (s.anonymous !== null) {
+    // The refused bearer token does not travel on beside X-Anonymous-Consumer: an upstream decoding it
+    // without verifying would read forged claims.
+    if (f.tokenError) dropBearerHeaders(ctx, s.places.headerNames)
     authenticate(ctx, s.anonymous, null)
     return true
   }
@@ -217,6 +232,8 @@ async function verify(ctx: RequestContext, s: State, token: string): Promise<Ver
       found = s.jwks.get(issuer.uri, kid)
     }
     if (found === undefined) return fail("No credentials found for given 'kid'")
+    // An identity provider's tokens must expire: without `exp` a leaked one would be good forever.
+    if (claims.exp === undefined) return new Failure('SLUICE_ERR_AUTH_CLAIMS', { exp: 'must be a number' })
     if (found.alg !== alg) return fail('Invalid algorithm')
     key = found.key
     credential = issuer.credential
@@ -244,7 +261,7 @@ async function verify(ctx: RequestContext, s: State, token: string): Promise<Ver
   let consumer: CompiledConsumer | null = credential?.consumer ?? null
   if (issuer !== undefined && issuer.consumerClaim !== null) {
     const named = claims[issuer.consumerClaim]
-    const found = typeof named === 'string' ? s.consumers.find(named) : undefined
+    const found = typeof named === 'string' ? s.consumers.findByName(named) : undefined
     if (found === undefined) return fail(`No consumer found for given '${issuer.consumerClaim}'`)
     consumer = found
     credential = jwksCredential(issuer.issuer, found)
@@ -281,6 +298,13 @@ function checkClaims(s: State, claims: Readonly<Record<string, unknown>>, issuer
 function audienceMatches(aud: unknown, allowed: readonly string[]): boolean {
   if (typeof aud === 'string') return allowed.includes(aud)
   return Array.isArray(aud) && aud.some((a) => typeof a === 'string' && allowed.includes(a))
+}
+
+const BEARER_VALUE = /^\s*[Bb]earer\s/
+
+function dropBearerHeaders(ctx: RequestContext, names: readonly string[]): void {
+  const h = ctx.upstreamHeaders!
+  for (let i = h.length - 2; i >= 0; i -= 2) if (names.includes(h[i]) && BEARER_VALUE.test(h[i + 1])) h.splice(i, 2)
 }
 
 function jwksCredential(issuer: string, consumer: CompiledConsumer | null): Credential {

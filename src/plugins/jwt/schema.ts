@@ -23,7 +23,10 @@ export const jwksIssuerSchema = z.strictObject({
     .array(z.enum(JWT_ALGORITHMS.filter((a) => !a.startsWith('HS')) as [string, ...string[]]))
     .min(1)
     .default(() => ['RS256']),
-  /** When set, the token's `aud` must contain one of these (overrides the plugin-wide `audiences`). */
+  /**
+   * The token's `aud` must contain one of these (overrides the plugin-wide `audiences`; one of the two is
+   * required). Tokens from an issuer must also carry `exp`.
+   */
   audiences: z.array(z.string().min(1)).nullable().default(null),
   /**
    * Who the request is on behalf of: `consumer` names one consumer for every token of this issuer;
@@ -80,6 +83,11 @@ export const jwtSchema = z
     c.issuers.forEach((issuer, i) => {
       if (seen.has(issuer.issuer)) ctx.addIssue({ code: 'custom', path: ['issuers', i, 'issuer'], message: `issuer '${issuer.issuer}' is listed twice` })
       seen.add(issuer.issuer)
+      // An identity provider signs tokens for many applications: without an audience check, any of
+      // them would be accepted here.
+      if ((issuer.audiences ?? c.audiences).length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['issuers', i, 'audiences'], message: "is required (here or in the plugin's 'audiences'): without it, tokens the issuer made for any other application are accepted" })
+      }
       if (issuer.consumer !== null && issuer.consumer_claim !== null) {
         ctx.addIssue({ code: 'custom', path: ['issuers', i, 'consumer_claim'], message: "set either 'consumer' or 'consumer_claim', not both" })
       }

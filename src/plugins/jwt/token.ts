@@ -18,27 +18,35 @@ export interface TokenPlaces {
 const BEARER = /^\s*[Bb]earer\s+(\S.*)$/
 
 /**
- * The token, in Kong's order: the first URI parameter present (repeated: MULTIPLE), the first non-empty
- * cookie, then the first header whose value is `Bearer <token>`. Undefined when there is none.
+ * The request's token, gathered as Kong 3 does (retrieve_tokens): every value of every configured URI
+ * parameter, cookie and header (`Bearer <token>`) is collected, and more than one DISTINCT token is
+ * MULTIPLE. Taking the first one found instead would let a request carry a valid token beside a forged
+ * one, and an upstream that decodes without verifying would read the forged claims. Undefined: none.
  *
- * Hot path: runs on every request of a jwt route, cache hit or not. The query string is only parsed
- * when it contains a parameter name followed by '='.
+ * Hot path: runs on every request of a jwt route, cache hit or not. The query string is only parsed when
+ * it contains a parameter name followed by '='; cookies only when cookie names are configured.
  */
 export function retrieveToken(ctx: RequestContext, places: TokenPlaces): string | typeof MULTIPLE | undefined {
+  let found: string | undefined
   const query = ctx.query
   if (query.length > 0) {
     for (let i = 0; i < places.uriParamNames.length; i++) {
       const name = places.uriParamNames[i]
       if (!query.includes(`${name}=`)) continue
-      const values = new URLSearchParams(query).getAll(name)
-      if (values.length > 1) return MULTIPLE
-      if (values.length === 1) return values[0]
+      for (const value of new URLSearchParams(query).getAll(name)) {
+        if (value === '') continue
+        if (found !== undefined && found !== value) return MULTIPLE
+        found = value
+      }
     }
   }
   if (places.cookieNames.length > 0) {
     for (let i = 0; i < places.cookieNames.length; i++) {
       const value = cookie(ctx.headers, places.cookieNames[i])
-      if (value !== undefined && value !== '') return value
+      if (value === MULTIPLE) return MULTIPLE
+      if (value === undefined || value === '') continue
+      if (found !== undefined && found !== value) return MULTIPLE
+      found = value
     }
   }
   const headers = ctx.headers
@@ -47,15 +55,18 @@ export function retrieveToken(ctx: RequestContext, places: TokenPlaces): string 
     for (let i = 0; i < headers.length; i += 2) {
       if (headers[i] !== name) continue
       const m = BEARER.exec(headers[i + 1])
-      if (m !== null) return m[1].trimEnd()
-      break // Kong reads only the first header of a name
+      if (m === null) continue
+      const value = m[1].trimEnd()
+      if (found !== undefined && found !== value) return MULTIPLE
+      found = value
     }
   }
-  return undefined
+  return found
 }
 
-/** A cookie's value from every Cookie header (RFC 6265 §5.4: `a=b; c=d`), first occurrence wins. */
-function cookie(headers: readonly string[], name: string): string | undefined {
+/** A cookie's value from every Cookie header (RFC 6265 §5.4: `a=b; c=d`); MULTIPLE when it is set twice differently. */
+function cookie(headers: readonly string[], name: string): string | typeof MULTIPLE | undefined {
+  let found: string | undefined
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i] !== 'cookie') continue
     for (const pair of headers[i + 1].split(';')) {
@@ -63,10 +74,11 @@ function cookie(headers: readonly string[], name: string): string | undefined {
       if (eq < 0 || pair.slice(0, eq).trim() !== name) continue
       let value = pair.slice(eq + 1).trim()
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
-      return value
+      if (found !== undefined && found !== value) return MULTIPLE
+      found = value
     }
   }
-  return undefined
+  return found
 }
 
 export interface DecodedToken {

@@ -73,9 +73,14 @@ describe('jwt plugin config', () => {
     assert.match((await issues(config([], { leeway: 3600 })))[0], /^plugins\[0\]\.config\.leeway: must be at most 300/)
     assert.deepEqual(await issues(config([], { anonymous: 'nobody' })), ["plugins[0].config.anonymous: no consumer named 'nobody' (or with that id)"])
     assert.match((await issues(config([], { realm: 'a"b' })))[0], /^plugins\[0\]\.config\.realm/)
-    assert.match((await issues(config([], { issuers: [{ issuer: 'x', jwks_uri: 'file:///etc/passwd' }] })))[0], /issuers\[0\]\.jwks_uri: must be an http\(s\) URL/)
-    assert.match((await issues(config([], { issuers: [{ issuer: 'x', jwks_uri: 'https://idp/jwks', algorithms: ['HS256'] }] })))[0], /issuers\[0\]\.algorithms\[0\]/)
-    const twice = { issuer: 'x', jwks_uri: 'https://idp/jwks' }
+    assert.match((await issues(config([], { issuers: [{ issuer: 'x', jwks_uri: 'file:///etc/passwd', audiences: ['a'] }] })))[0], /issuers\[0\]\.jwks_uri: must be an http\(s\) URL/)
+    assert.match((await issues(config([], { issuers: [{ issuer: 'x', jwks_uri: 'https://idp/jwks', audiences: ['a'], algorithms: ['HS256'] }] })))[0], /issuers\[0\]\.algorithms\[0\]/)
+    // An issuer needs an audience check, its own or the plugin's.
+    assert.deepEqual(await issues(config([], { issuers: [{ issuer: 'x', jwks_uri: 'https://idp/jwks' }] })), [
+      "plugins[0].config.issuers[0].audiences: is required (here or in the plugin's 'audiences'): without it, tokens the issuer made for any other application are accepted",
+    ])
+    assert.deepEqual(await issues(config([], { audiences: ['api'], issuers: [{ issuer: 'x', jwks_uri: 'https://idp/jwks' }] })), [])
+    const twice = { issuer: 'x', jwks_uri: 'https://idp/jwks', audiences: ['a'] }
     assert.deepEqual(await issues(config([], { issuers: [twice, twice] })), ["plugins[0].config.issuers[1].issuer: issuer 'x' is listed twice"])
   })
 
@@ -110,6 +115,16 @@ describe('jwt_secrets', () => {
       'consumers[0].jwt_secrets[0].rsa_public_key: holds a private key: give the public key only',
     ])
     assert.deepEqual(await issues(config([{ key: 'k', algorithm: 'ES256', rsa_public_key: pem(ec256.publicKey) }])), [])
+  })
+
+  test('with secret_is_base64, HMAC secrets must decode to at least the hash size', async () => {
+    const b64 = Buffer.alloc(32, 7).toString('base64')
+    assert.deepEqual(await issues(config([{ key: 'k', secret: b64 }], { secret_is_base64: true })), [])
+    const hex = 'ab'.repeat(16) // 32 characters pass the plain check, but decode to 24 bytes
+    assert.deepEqual(await issues(config([{ key: 'k', secret: hex }], { secret_is_base64: true })), [
+      "plugins[0].config.secret_is_base64: consumers[0].jwt_secrets[0] ('k'): with secret_is_base64 its secret must be base64 of at least 32 bytes for HS256",
+    ])
+    assert.equal((await issues(config([{ key: 'k', secret: '!'.repeat(40) }], { secret_is_base64: true }))).length, 1)
   })
 
   test('keys are unique across consumers; messages never quote a secret', async () => {

@@ -168,6 +168,13 @@ describe('jwt: accepted tokens', () => {
     assert.equal(jwtCounters.verifications - before2, 3)
   })
 
+  test('tokens over 8 KiB are verified every time, not cached (the cache is bounded by bytes too)', async () => {
+    const big = alice({ exp: now() + 120, pad: 'p'.repeat(9000) })
+    const before = jwtCounters.verifications
+    for (let i = 0; i < 3; i++) assert.equal((await call('/jwt', big)).status, 200)
+    assert.equal(jwtCounters.verifications - before, 3)
+  })
+
   test('a cached token stops being accepted at its exp', async () => {
     const t = alice({ exp: now() + 1 })
     assert.equal((await call('/jwt', t)).status, 200)
@@ -183,6 +190,9 @@ describe('jwt: accepted tokens', () => {
       assert.equal(r.json.headers['x-anonymous-consumer'], 'true')
       assert.equal(r.json.headers['x-credential-identifier'], undefined)
     }
+    // The refused bearer token is not forwarded beside X-Anonymous-Consumer.
+    const refused = await call('/anon', 'garbage')
+    assert.equal(refused.json.headers.authorization, undefined)
     const ok = await call('/anon', alice())
     assert.equal(ok.json.headers['x-consumer-username'], 'alice')
     assert.equal(ok.json.headers['x-anonymous-consumer'], undefined)
@@ -199,12 +209,22 @@ describe("jwt: refusals with Kong's bodies", () => {
   test('no token, several tokens, bad signature, unknown or missing key claim', async () => {
     expect401(await call('/jwt'), { message: 'Unauthorized' }, 'SLUICE_ERR_AUTH_MISSING', 'Bearer')
     expect401(await call('/strict'), { message: 'Unauthorized' }, 'SLUICE_ERR_AUTH_MISSING', 'Bearer realm="sluice"')
-    const t = alice()
-    expect401(await get(`${gw.url}/jwt?jwt=${t}&jwt=${t}`), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
+    expect401(await get(`${gw.url}/jwt?jwt=${alice({ n: 'a' })}&jwt=${alice({ n: 'b' })}`), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
     expect401(await call('/jwt', alice().slice(0, -4) + 'AAAA'), { message: 'Invalid signature' }, 'SLUICE_ERR_AUTH_INVALID')
     expect401(await call('/jwt', hs({ alg: 'HS256' }, { iss: 'nobody' })), { message: "No credentials found for given 'iss'" }, 'SLUICE_ERR_AUTH_INVALID')
     expect401(await call('/jwt', hs({ alg: 'HS256' }, { sub: 'x' })), { message: "No mandatory 'iss' in claims" }, 'SLUICE_ERR_AUTH_INVALID')
     expect401(await call('/jwt', hs({ alg: 'HS256' }, { iss: '' })), { message: "Invalid 'iss' in claims" }, 'SLUICE_ERR_AUTH_INVALID')
+  })
+
+  test("several distinct tokens anywhere are refused (Kong 3's token set); the same token twice is one", async () => {
+    const a = alice({ n: 1 })
+    const b = alice({ n: 2 })
+    expect401(await get(`${gw.url}/jwt?jwt=${a}`, { authorization: `Bearer ${b}` }), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
+    const forged = `${b64({ alg: 'none' })}.${b64({ iss: 'alice-key', admin: true })}.`
+    expect401(await get(`${gw.url}/jwt`, { authorization: [`Bearer ${a}`, `Bearer ${forged}`] } as never), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
+    expect401(await get(`${gw.url}/places`, { cookie: `session=${a}; session=${b}` }), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
+    expect401(await get(`${gw.url}/places?token=${a}`, { cookie: `session=${b}` }), { message: 'Multiple tokens provided' }, 'SLUICE_ERR_AUTH_DUPLICATE')
+    assert.equal((await get(`${gw.url}/jwt?jwt=${a}`, { authorization: `Bearer ${a}` })).status, 200)
   })
 
   test('claims: expired, not yet valid, too long-lived, missing when required, audience, required claims', async () => {
@@ -309,6 +329,11 @@ describe('jwt: JWKS issuers', () => {
     expect401(await call('/jwks', noKid), { message: "No mandatory 'kid' in header" }, 'SLUICE_ERR_AUTH_INVALID')
     expect401(await call('/jwks', await idpToken('k1', { aud: 'billing' })), { aud: 'audience not allowed' }, 'SLUICE_ERR_AUTH_CLAIMS')
     expect401(await call('/jwks', await idpToken('k1', { sub: 'mallory' })), { message: "No consumer found for given 'sub'" }, 'SLUICE_ERR_AUTH_INVALID')
+    const noExp = await new SignJWT({ sub: 'bob', aud: 'orders' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).sign(key)
+    expect401(await call('/jwks', noExp), { exp: 'must be a number' }, 'SLUICE_ERR_AUTH_CLAIMS')
+    // consumer_claim names a consumer by username or custom_id, never by id.
+    const bobId = (await call('/jwks', await idpToken('k1'))).json.headers['x-consumer-id']
+    expect401(await call('/jwks', await idpToken('k1', { sub: bobId })), { message: "No consumer found for given 'sub'" }, 'SLUICE_ERR_AUTH_INVALID')
     const hsForged = hs({ alg: 'HS256', kid: 'k1' }, { iss: ISSUER, sub: 'bob', aud: 'orders' }, JSON.stringify(jwksKeys[0].jwk))
     expect401(await call('/jwks', hsForged), { message: 'Invalid algorithm' }, 'SLUICE_ERR_AUTH_INVALID')
   })

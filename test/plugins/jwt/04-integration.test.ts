@@ -21,7 +21,7 @@ let gw: Gateway
 const keys: Record<string, IssuerKey> = {}
 
 const sign = (kid: string, claims: Record<string, unknown> = {}) =>
-  new SignJWT({ sub: 'svc-user', n: Math.random(), ...claims })
+  new SignJWT({ sub: 'svc-user', aud: 'orders-api', n: Math.random(), ...claims })
     .setProtectedHeader({ alg: 'RS256', kid })
     .setIssuer(ISSUER)
     .setExpirationTime('5m')
@@ -50,7 +50,7 @@ before(async () => {
         {
           name: 'jwt',
           config: {
-            issuers: [{ issuer: ISSUER, jwks_uri: idp.uri, consumer_claim: 'sub', cache_ttl: 600, refetch_cooldown: COOLDOWN_S, stale_grace: 3600, timeout: 1000 }],
+            issuers: [{ issuer: ISSUER, jwks_uri: idp.uri, audiences: ['orders-api'], consumer_claim: 'sub', cache_ttl: 600, refetch_cooldown: COOLDOWN_S, stale_grace: 3600, timeout: 1000 }],
           },
         },
       ],
