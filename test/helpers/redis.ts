@@ -3,7 +3,7 @@
 // against the real thing, including outages (stop, restart, kill, pause).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -145,7 +145,10 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     '--logfile', '',
     ...(options.args ?? []),
   ]
+  return launch(port, dir, ownDir, args)
+}
 
+async function launch(port: number, dir: string, ownDir: boolean, args: readonly string[]): Promise<RedisServer> {
   let child!: ChildProcess
   let log = ''
   const spawnServer = async (): Promise<void> => {
@@ -198,6 +201,41 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       if (ownDir) rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * Starts a Redis Sentinel on a free port watching `master` under the name `masterName` (quorum 1),
+ * and waits until it knows the master's address.
+ */
+export async function startRedisSentinel(master: RedisServer, masterName = 'sluice'): Promise<RedisServer> {
+  assertInstalled()
+  installExitHook()
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-sentinel-'))
+  // Sentinel rewrites its configuration file, so it must be a file of its own.
+  const conf = path.join(dir, 'sentinel.conf')
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode no',
+      `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${masterName} 5000`,
+      '',
+    ].join('\n'),
+  )
+  const sentinel = await launch(port, dir, true, [conf, '--sentinel', '--loglevel', 'warning', '--logfile', ''])
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (!(await rawCommand(port, `SENTINEL get-master-addr-by-name ${masterName}`).catch(() => '')).includes(String(master.port))) {
+    if (Date.now() > deadline) {
+      await sentinel.close()
+      throw new Error(`sentinel on ${port} did not learn master ${masterName} within ${START_TIMEOUT_MS} ms`)
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return sentinel
 }
 
 export interface RedisCluster {
