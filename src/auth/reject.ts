@@ -15,6 +15,8 @@ export const AUTH_ERRORS = {
   SLUICE_ERR_AUTH_DUPLICATE: 'SLUICE_ERR_AUTH_DUPLICATE',
   /** A token whose claims fail (expired, not yet valid, wrong audience, too long-lived). */
   SLUICE_ERR_AUTH_CLAIMS: 'SLUICE_ERR_AUTH_CLAIMS',
+  /** Too many password checks already waiting in this worker: 503 with Retry-After, try again shortly. */
+  SLUICE_ERR_AUTH_BUSY: 'SLUICE_ERR_AUTH_BUSY',
 } as const
 export type AuthErrorCode = keyof typeof AUTH_ERRORS
 

@@ -1,24 +1,38 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
+import type { BasicEntry, CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
 import { authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
 import { DEFAULT_COST, type PasswordHash } from '../../auth/password.js'
-import { challenge, unauthorized, type AuthErrorCode } from '../../auth/reject.js'
+import { AUTH_ERRORS, challenge, unauthorized, type AuthErrorCode } from '../../auth/reject.js'
 import type { RequestContext } from '../../pipeline/context.js'
 import type { Plugin } from '../../pipeline/plugin.js'
+import { respond } from '../../pipeline/respond.js'
 import { basicAuthSchema, type BasicAuthConfig } from './schema.js'
-import { VerifierGate } from './verifier.js'
+import { VerifierGate, type CheckOutcome } from './verifier.js'
 
 // Kong's basic-auth (kong/plugins/basic-auth/access.lua, Kong 3): `Authorization: Basic
 // base64(username:password)`, or Proxy-Authorization when that names a known user. Passwords are
 // stored as scrypt hashes (src/auth/password.ts), which cost ~50 ms of a pool thread to check; so a
-// verified header is remembered for VERIFIED_TTL_MS and repeat requests skip scrypt altogether.
+// verified header is remembered for VERIFIED_TTL_MS and repeat requests skip scrypt altogether; a
+// refused one for REJECTED_TTL_MS, so that repeating a wrong password costs no scrypt either.
 
 /** Verified headers remembered per config snapshot (a reload starts empty: credentials may have changed). */
 const VERIFIED_MAX = 10_000
 const VERIFIED_TTL_MS = 5 * 60_000
+/**
+ * Refused headers remembered per config snapshot. Credentials change only with a reload (a new, empty
+ * cache), so a refusal stays true for the snapshot's life; the TTL is short only to keep the entries a
+ * flood of distinct wrong passwords leaves behind from lingering.
+ */
+const REJECTED_MAX = 10_000
+const REJECTED_TTL_MS = 10_000
 /** scrypt checks running at once per worker (see verifier.ts). */
 const MAX_CONCURRENT_CHECKS = 2
+/**
+ * Checks waiting per worker before new ones are refused with 503: 64 × ~54 ms / 2 running ≈ 1.7 s,
+ * the longest a new login waits for its turn.
+ */
+const MAX_WAITING_CHECKS = 64
 
 /**
  * The cache is keyed by an HMAC of the header value under a key that never leaves this process, so the
@@ -27,10 +41,13 @@ const MAX_CONCURRENT_CHECKS = 2
 const CACHE_KEY_SECRET = randomBytes(32)
 
 /** One gate per worker: the thread pool is per process, whatever the number of plugin instances. */
-export const verifier = new VerifierGate(MAX_CONCURRENT_CHECKS)
+export const verifier = new VerifierGate(MAX_CONCURRENT_CHECKS, MAX_WAITING_CHECKS)
 
-/** How often the verified-header cache answered (tests read it; a metric can later). */
-export const basicAuthStats = { cacheHits: 0 }
+/** How often the verified-header and refused-header caches answered (tests read them; a metric can later). */
+export const basicAuthStats = { cacheHits: 0, rejectedHits: 0 }
+
+const BUSY_BODY_HEAD = '{"message":"Authentication is busy, retry later","code":"SLUICE_ERR_AUTH_BUSY","request_id":'
+const BUSY_HEADERS: readonly string[] = ['retry-after', '1']
 
 interface State {
   readonly consumers: ConsumerIndex
@@ -38,8 +55,10 @@ interface State {
   readonly hideCredentials: boolean
   readonly runOnPreflight: boolean
   readonly challenge: string
-  /** HMAC of a verified header value -> its credential. Failures are never stored. */
+  /** HMAC of a verified header value -> its credential. */
   readonly verified: LRUCache<string, Credential>
+  /** HMAC of a header value that failed its scrypt check (wrong password or unknown username). */
+  readonly rejected: LRUCache<string, true>
   /**
    * Checked against when the username is unknown, so that a wrong username costs the same scrypt run as
    * a wrong password and response time does not tell which usernames exist. Same cost as the
@@ -95,10 +114,30 @@ function fail(ctx: RequestContext, state: State, code: AuthErrorCode): boolean {
   return unauthorized(ctx, code, { message: 'Unauthorized' }, state.challenge)
 }
 
-async function verify(ctx: RequestContext, state: State, username: string, password: string, key: string): Promise<boolean> {
+/**
+ * 503 with Retry-After when the worker's check queue is full. Not the anonymous fallback even when one
+ * is configured: the credential was not found wrong, only not checked, and a retry will check it.
+ */
+function busy(ctx: RequestContext): false {
+  ctx.errorCode = AUTH_ERRORS.SLUICE_ERR_AUTH_BUSY
+  respond(ctx, 503, `${BUSY_BODY_HEAD}${JSON.stringify(ctx.requestId)}}`, 'application/json; charset=utf-8', BUSY_HEADERS)
+  return false
+}
+
+function verify(ctx: RequestContext, state: State, username: string, password: string, key: string): boolean | Promise<boolean> {
   const entry = state.consumers.basic.get(username)
-  const ok = await verifier.verify(password, entry === undefined ? state.decoy : entry.hash)
-  if (!ok || entry === undefined) return fail(ctx, state, 'SLUICE_ERR_AUTH_INVALID')
+  const check = verifier.verify(password, entry === undefined ? state.decoy : entry.hash, ctx)
+  if (check === null) return busy(ctx)
+  return check.then((outcome) => settle(ctx, state, entry, key, outcome))
+}
+
+function settle(ctx: RequestContext, state: State, entry: BasicEntry | undefined, key: string, outcome: CheckOutcome): boolean {
+  // The client is gone and nothing was checked: nothing to answer, nothing learnt to remember.
+  if (outcome === 'abandoned') return false
+  if (outcome === 'mismatch' || entry === undefined) {
+    state.rejected.set(key, true)
+    return fail(ctx, state, 'SLUICE_ERR_AUTH_INVALID')
+  }
   state.verified.set(key, entry.credential)
   authenticate(ctx, entry.credential.consumer, entry.credential)
   return true
@@ -124,11 +163,12 @@ export const basicAuth: Plugin<BasicAuthConfig, State> = {
       runOnPreflight: config.run_on_preflight,
       challenge: challenge('Basic', config.realm),
       verified: new LRUCache<string, Credential>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS }),
+      rejected: new LRUCache<string, true>({ max: REJECTED_MAX, ttl: REJECTED_TTL_MS }),
       decoy: { ln: cost.ln, r: cost.r, p: cost.p, salt: randomBytes(16), hash: randomBytes(32) },
     }
   },
   // Hot path (a repeat client): one HMAC and one cache probe, synchronous: 4.5 µs per request
-  // measured in process (2.8 µs of it the HMAC). Only a header never seen (or expired from the cache)
+  // measured in process (2.8 µs of it the HMAC). Only a header never seen (or expired from both caches)
   // goes to scrypt, asynchronously (~54 ms of a pool thread).
   access(ctx, state) {
     if (!state.runOnPreflight && ctx.method === 'OPTIONS') return true
@@ -160,6 +200,10 @@ export const basicAuth: Plugin<BasicAuthConfig, State> = {
       basicAuthStats.cacheHits++
       authenticate(ctx, cached.consumer, cached)
       return true
+    }
+    if (state.rejected.has(key)) {
+      basicAuthStats.rejectedHits++
+      return fail(ctx, state, 'SLUICE_ERR_AUTH_INVALID')
     }
     return verify(ctx, state, parsedUsername, parsedPassword, key)
   },
