@@ -61,8 +61,8 @@ interface State {
   readonly rejected: LRUCache<string, true>
   /**
    * Checked against when the username is unknown, so that a wrong username costs the same scrypt run as
-   * a wrong password and response time does not tell which usernames exist. Same cost as the
-   * configured credentials' (the first one's), random salt and hash: it never matches.
+   * a wrong password and response time does not tell which usernames exist. The cost of the most
+   * expensive configured credential (see decoyCost), random salt and hash: it never matches.
    */
   readonly decoy: PasswordHash
 }
@@ -115,6 +115,27 @@ function fail(ctx: RequestContext, state: State, code: AuthErrorCode): boolean {
 }
 
 /**
+ * The decoy's cost: the costliest configured credential's (scrypt's work grows with N·r·p), so that
+ * an unknown username answers no faster than any known one with a wrong password. With the first
+ * credential's cost instead, one cheap legacy hash listed first made every unknown username answer
+ * fast, and every user with a default-cost hash stand out. (Users whose own hash is cheaper than the
+ * others' still answer faster: only rehashing them at the common cost removes that.)
+ */
+function decoyCost(consumers: ConsumerIndex): { ln: number; r: number; p: number } {
+  let cost: { ln: number; r: number; p: number } = DEFAULT_COST
+  let work = 0
+  for (const entry of consumers.basic.values()) {
+    const h = entry.hash
+    const w = 2 ** h.ln * h.r * h.p
+    if (w > work) {
+      work = w
+      cost = h
+    }
+  }
+  return cost
+}
+
+/**
  * 503 with Retry-After when the worker's check queue is full. Not the anonymous fallback even when one
  * is configured: the credential was not found wrong, only not checked, and a retry will check it.
  */
@@ -154,8 +175,7 @@ export const basicAuth: Plugin<BasicAuthConfig, State> = {
       anonymous = env.consumers.find(config.anonymous) ?? null
       if (anonymous === null) throw new Error(`basic-auth: anonymous consumer '${config.anonymous}' does not exist`)
     }
-    const first = env.consumers.basic.values().next().value
-    const cost = first === undefined ? DEFAULT_COST : first.hash
+    const cost = decoyCost(env.consumers)
     return {
       consumers: env.consumers,
       anonymous,

@@ -252,3 +252,17 @@ test('a full check queue answers 503 with Retry-After and SLUICE_ERR_AUTH_BUSY, 
   await Promise.all(pending)
   assert.equal(verifier.checks, checks + 1, 'only the live request was checked')
 })
+
+test("the decoy for unknown usernames costs as much as the costliest credential, whichever is listed first", () => {
+  const cheapFirst = compileEnv([
+    { id: 'c-legacy', username: 'legacy', basicauth_credentials: [{ id: 'b-legacy', username: 'legacy', password_hash: hashPassword('x', randomBytes(16), { ln: 10, r: 8, p: 1 }), tags: [] }] },
+    { id: 'c-alice', username: 'alice', basicauth_credentials: [{ id: 'b-alice', username: 'alice', password_hash: hashPassword('x', randomBytes(16), { ln: 12, r: 8, p: 1 }), tags: [] }] },
+    { id: 'c-carol', username: 'carol', basicauth_credentials: [{ id: 'b-carol', username: 'carol', password_hash: hashPassword('x', randomBytes(16), { ln: 11, r: 16, p: 1 }), tags: [] }] },
+  ])
+  const { decoy } = basicAuth.compile(basicAuthSchema.parse({}), cheapFirst)
+  assert.deepEqual([decoy.ln, decoy.r, decoy.p], [12, 8, 1], 'the costliest by N·r·p (2^12·8), not the first listed (2^10·8); a tie (2^11·16) keeps the earlier')
+  assert.equal(decoy.hash.length, 32)
+
+  const none = basicAuth.compile(basicAuthSchema.parse({}), compileEnv([]))
+  assert.deepEqual([none.decoy.ln, none.decoy.r, none.decoy.p], [14, 8, 1], 'no credentials: the default cost')
+})
