@@ -46,6 +46,8 @@ before(async () => {
           route('ka-body', { key_in_body: true, key_in_header: false, key_in_query: false }),
           route('ka-noquery', { key_in_query: false }),
           route('ka-noheader', { key_in_header: false }),
+          // '_' is allowed only where headers are not searched (uWS drops headers with '_' unanswered).
+          route('ka-underscore', { key_names: ['api_key'], key_in_header: false }),
           route('ka-anon', { anonymous: 'guest' }),
           route('ka-nopreflight', { run_on_preflight: false }),
           route('ka-scoped'),
@@ -161,6 +163,13 @@ test('key_in_query false ignores the query; key_in_header false ignores headers'
   assert.equal((await send('/ka-noquery', ['apikey', 'alice-key'])).status, 200)
   assert401(await send('/ka-noheader', ['apikey', 'alice-key']), 'No API key found in request', 'SLUICE_ERR_AUTH_MISSING')
   assert.equal((await send('/ka-noheader?apikey=alice-key')).status, 200)
+})
+
+test("a key name with '_' (key_in_header false) is read from the query string", async () => {
+  const r = await send('/ka-underscore?api_key=alice-key')
+  assert.equal(r.status, 200)
+  assert.equal(r.json.headers['x-consumer-username'], 'alice')
+  assert401(await send('/ka-underscore?api-key=alice-key'), 'No API key found in request', 'SLUICE_ERR_AUTH_MISSING')
 })
 
 test('key_in_body: form-urlencoded and JSON bodies; other media types and bad JSON are not searched', async () => {
