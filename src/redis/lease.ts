@@ -55,6 +55,13 @@ export interface BucketStore {
 /** Why a lease failed; the limiter decides what that means (fault_tolerant or 503). */
 export class LeaseError extends Error {
   readonly code = 'SLUICE_ERR_REDIS'
+  /**
+   * When only part of a batch failed (one cluster master down): the grants that did go through,
+   * by batch position, `undefined` where the entry failed. Those tokens are debited in Redis, so a
+   * caller that drops them under-admits until refill; one that uses them loses nothing. Null when
+   * nothing is known (the deadline passed, the request was malformed).
+   */
+  grants: readonly (LeaseGrant | undefined)[] | null = null
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'LeaseError'
@@ -266,9 +273,19 @@ export class RedisBucketStore implements BucketStore {
       if (problem !== null) return Promise.reject(new TypeError(`lease '${request.key}': ${problem}`))
     }
     this.stats.leases++
-    const grants = new Array<LeaseGrant>(batch.length)
+    const grants = new Array<LeaseGrant | undefined>(batch.length)
     const groups = this.groups(batch)
-    const work = Promise.all(groups.map((indices) => this.leaseGroup(batch, indices, grants))).then(() => grants)
+    // Settle every group before answering, so a partial failure can hand back what did succeed.
+    const work = Promise.allSettled(groups.map((indices) => this.leaseGroup(batch, indices, grants))).then((outcomes) => {
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') {
+          const err = outcome.reason instanceof LeaseError ? outcome.reason : new LeaseError(String(outcome.reason), { cause: outcome.reason })
+          err.grants = grants
+          throw err
+        }
+      }
+      return grants as LeaseGrant[]
+    })
     return withDeadline(work, this.timeoutMs).catch((err: unknown) => {
       this.stats.failures++
       throw err
@@ -307,7 +324,16 @@ export class RedisBucketStore implements BucketStore {
     return [...byNodes.values(), ...alone]
   }
 
-  private async leaseGroup(batch: readonly LeaseRequest[], indices: number[], grants: LeaseGrant[]): Promise<void> {
+  /** Fills `grants` for the entries of one group; throws the first failure after trying them all. */
+  private async leaseGroup(batch: readonly LeaseRequest[], indices: number[], grants: (LeaseGrant | undefined)[]): Promise<void> {
+    let failure: LeaseError | null = null
+    const settle = (i: number, err: Error | null, result: unknown): void => {
+      try {
+        grants[i] = toGrant(batch[i], err, result)
+      } catch (problem) {
+        failure ??= problem as LeaseError
+      }
+    }
     const replies = await this.send(batch, indices, false)
     let noscript: number[] | null = null
     let moved: number[] | null = null
@@ -315,26 +341,32 @@ export class RedisBucketStore implements BucketStore {
       const [err, result] = replies[j]
       if (isNoScript(err)) (noscript ??= []).push(indices[j])
       else if (isRedirect(err)) (moved ??= []).push(indices[j])
-      else grants[indices[j]] = toGrant(batch[indices[j]], err, result)
+      else settle(indices[j], err, result)
     }
     if (noscript !== null) {
       this.stats.noscript += noscript.length
       const again = await this.send(batch, noscript, true)
       for (let j = 0; j < noscript.length; j++) {
         if (isRedirect(again[j][0])) (moved ??= []).push(noscript[j])
-        else grants[noscript[j]] = toGrant(batch[noscript[j]], again[j][0], again[j][1])
+        else settle(noscript[j], again[j][0], again[j][1])
       }
     }
-    if (moved === null) return
-    // Slots moved (resharding, failover, a node back from an outage): ioredis follows MOVED and
-    // ASK for single commands but not for a pipeline whose entries name different slots. A
-    // redirected script did not run, so sending it again cannot debit twice.
-    this.stats.redirects += moved.length
-    await Promise.all(
-      moved.map(async (i) => {
-        grants[i] = toGrant(batch[i], null, await this.callOne(batch[i]))
-      }),
-    )
+    if (moved !== null) {
+      // Slots moved (resharding, failover, a node back from an outage): ioredis follows MOVED and
+      // ASK for single commands but not for a pipeline whose entries name different slots. A
+      // redirected script did not run, so sending it again cannot debit twice.
+      this.stats.redirects += moved.length
+      await Promise.all(
+        moved.map(async (i) => {
+          try {
+            settle(i, null, await this.callOne(batch[i]))
+          } catch (err) {
+            failure ??= err as LeaseError
+          }
+        }),
+      )
+    }
+    if (failure !== null) throw failure
   }
 
   /** One script call routed by the client itself (redirections followed), EVAL on NOSCRIPT. */

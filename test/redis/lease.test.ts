@@ -425,13 +425,23 @@ describe('redis cluster (three masters)', () => {
     assert.equal(store.stats.noscript - noscript, 12)
   })
 
-  test('a master down: the batch rejects quickly; back up, leases work again', async () => {
-    const batch = Array.from({ length: 12 }, (_, i) => tokenBucket(`cl:down:${i}`, 1))
+  test('a master down: the batch rejects quickly with the grants the other masters made; back up, leases work again', async () => {
+    const batch = Array.from({ length: 30 }, (_, i) => tokenBucket(`cl:down:${i}`, 1))
     await store.lease(batch)
     const victim = cluster.nodes[0]
+    const onVictim = batch.map((r) => client.slots[keySlot(r.key)][0] === `127.0.0.1:${victim.port}`)
+    assert.ok(onVictim.includes(true) && onVictim.includes(false))
     await victim.stop()
     const started = Date.now()
-    await assert.rejects(store.lease(batch), LeaseError)
+    await assert.rejects(store.lease(batch), (err: unknown) => {
+      assert.ok(err instanceof LeaseError)
+      assert.ok(err.grants !== null)
+      for (let i = 0; i < batch.length; i++) {
+        if (onVictim[i]) assert.equal(err.grants[i], undefined, batch[i].key)
+        else assert.equal(err.grants[i]?.granted, 1, batch[i].key)
+      }
+      return true
+    })
     assert.ok(Date.now() - started < 1000, `rejected after ${Date.now() - started} ms`)
     await victim.restart()
     // The restarted master keeps its identity and slots (nodes.conf in its data directory).
@@ -439,7 +449,7 @@ describe('redis cluster (three masters)', () => {
     for (;;) {
       try {
         const grants = await store.lease(batch)
-        assert.equal(grants.length, 12)
+        assert.equal(grants.length, 30)
         break
       } catch (err) {
         if (Date.now() > deadline) throw err
