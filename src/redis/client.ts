@@ -6,7 +6,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ConnectionOptions } from 'node:tls'
 import { z } from 'zod'
-import { checkHost } from '../config/validators.js'
+import { checkHost, isIP } from '../config/validators.js'
 
 // --- schema ------------------------------------------------------------------------------------
 
@@ -153,7 +153,9 @@ export function reconnectDelay(attempt: number, maxMs = MAX_BACKOFF_MS): number 
 
 function tlsOptions(c: RedisConfig): ConnectionOptions | undefined {
   if (!c.ssl) return undefined
-  const servername = c.server_name ?? c.host ?? undefined
+  // SNI carries names only (RFC 6066); Node warns when given an address.
+  const name = c.server_name ?? c.host
+  const servername = name !== null && !isIP(name) ? name : undefined
   return { rejectUnauthorized: c.ssl_verify, ...(servername !== undefined ? { servername } : {}) }
 }
 

@@ -1,5 +1,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import {
   createRedis,
@@ -31,9 +35,9 @@ function refusedAt(input: unknown, path: string, message?: RegExp): void {
 }
 
 class Collect implements RedisLog {
-  readonly lines: { level: string; msg: string }[] = []
-  warn(_obj: object, msg: string): void {
-    this.lines.push({ level: 'warn', msg })
+  readonly lines: { level: string; msg: string; err?: string }[] = []
+  warn(obj: { err?: string }, msg: string): void {
+    this.lines.push({ level: 'warn', msg, err: obj.err })
   }
   info(_obj: object, msg: string): void {
     this.lines.push({ level: 'info', msg })
@@ -232,6 +236,63 @@ describe('client against a real redis-server', () => {
     } finally {
       client.disconnect()
       await sentinel.close()
+    }
+  })
+})
+
+describe('client over TLS', () => {
+  let server: RedisServer
+  let tlsPort: number
+  let dir: string
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-redis-tls-'))
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=redis.test',
+      '-addext', 'subjectAltName=DNS:redis.test',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' })
+    tlsPort = await freePort()
+    // The plain port stays open for the harness' readiness check; the client uses the TLS one.
+    server = await startRedis({
+      args: ['--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no'],
+    })
+  })
+
+  after(async () => {
+    await server?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  test("ssl without ssl_verify (Kong's default) connects to a self-signed server", async () => {
+    const client = createRedis(redisConfigSchema.parse({ host: '127.0.0.1', port: tlsPort, ssl: true, server_name: 'redis.test' }))
+    try {
+      await waitReady(client, 5000)
+      assert.equal(await client.ping(), 'PONG')
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  test('ssl_verify refuses a certificate no trusted CA signed, and says why in the log', async () => {
+    const log = new Collect()
+    const client = createRedis(redisConfigSchema.parse({ host: '127.0.0.1', port: tlsPort, ssl: true, ssl_verify: true, server_name: 'redis.test' }), { log })
+    try {
+      await assert.rejects(waitReady(client, 700))
+      await assert.rejects(client.ping())
+      assert.equal(log.lines.length, 1, JSON.stringify(log.lines))
+      assert.match(log.lines[0].err ?? '', /self.signed|certificate/i)
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  test('without ssl the TLS port is not spoken to in plain text', async () => {
+    const client = createRedis(redisConfigSchema.parse({ host: '127.0.0.1', port: tlsPort, timeout: 300 }))
+    try {
+      await assert.rejects(waitReady(client, 700))
+    } finally {
+      client.disconnect()
     }
   })
 })
