@@ -34,6 +34,7 @@ const cases: Record<string, string> = {
   'missing Host': 'GET / HTTP/1.1\r\n\r\n',
   'NUL in a header value': 'GET / HTTP/1.1\r\nHost: a\r\nX-Evil: a\x00b\r\n\r\n',
   'control byte 0x01 in a header value': 'GET / HTTP/1.1\r\nHost: a\r\nX-Evil: a\x01b\r\n\r\n',
+  'an underscore in a header name': 'GET / HTTP/1.1\r\nHost: a\r\nX_Api_Key: k\r\n\r\n',
 }
 
 test('requests uWS refuses before Sluice sees them: no response, connection closed, upstream untouched', async () => {
