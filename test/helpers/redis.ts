@@ -47,18 +47,28 @@ export interface StartRedisOptions {
 const running = new Set<ChildProcess>()
 let exitHookInstalled = false
 
+function killAll(): void {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
-  process.once('exit', () => {
-    for (const child of running) {
-      try {
-        child.kill('SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  })
+  process.once('exit', killAll)
+  // A test file interrupted (Ctrl-C, the runner's timeout) does not reach 'exit' handlers: clean
+  // up, then let the signal do what it would have done.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll()
+      process.kill(process.pid, signal)
+    })
+  }
 }
 
 let checkedInstalled = false
