@@ -299,6 +299,18 @@ return out`
       assert.equal(store.stats.pipelines - pipelines, 1)
     })
 
+    test('a big batch goes in chunks, each its own pipeline, grants in batch order', async () => {
+      const own = new RedisBucketStore(store.client, { ownsClient: false, chunkSize: 256 })
+      await own.lease([tokenBucket('chunk:warm', 1)]) // the script is cached on the server from here on
+      const batch = Array.from({ length: 600 }, (_, i) => tokenBucket(`chunk:${i}`, 1 + (i % 5)))
+      const pipelines = own.stats.pipelines
+      const grants = await own.lease(batch)
+      assert.deepEqual(grants.map((g) => g.granted), batch.map((r) => r.want))
+      assert.equal(own.stats.pipelines - pipelines, 3)
+      await own.close()
+      assert.equal(store.client.status, 'ready', 'a store that does not own its client leaves it open')
+    })
+
     test('a stopped Redis rejects at once; after restart (empty script cache) leases work again', async () => {
       const client = standalone(server, 300)
       await waitReady(client, 5000)
