@@ -47,7 +47,7 @@ const loaded = await loadConfigObject({
     { username: 'es', jwt_secrets: [{ key: 'es-key', algorithm: 'ES256', rsa_public_key: pem(ec.publicKey) }] },
   ],
 })
-const env = { consumers: new ConsumerIndex(loaded.config.consumers), jwks: new JwksKeys() }
+const env = { consumers: new ConsumerIndex(loaded.config.consumers), jwks: new JwksKeys(), workers: 1, pluginId: 'bench-jwt' }
 const warmState = jwt.compile(jwtSchema.parse({}), env)
 const coldState = jwt.compile(jwtSchema.parse({ token_cache_size: 0 }), env)
 

@@ -46,7 +46,7 @@ function compareSteps(a: Step, b: Step): number {
   return b.plugin.priority - a.plugin.priority || (a.plugin.name < b.plugin.name ? -1 : a.plugin.name > b.plugin.name ? 1 : 0)
 }
 
-export function compilePipelines(config: SluiceConfig, env: CompileEnv): Map<string, RoutePipeline> {
+export function compilePipelines(config: SluiceConfig, env: Omit<CompileEnv, 'pluginId'>): Map<string, RoutePipeline> {
   const states = new Map<string, unknown>() // plugin instance id -> compiled state, shared by routes
   const consumerScoped = config.plugins.filter((p) => p.enabled && p.consumer !== null)
   const consumersWithPlugins = [...new Set(consumerScoped.map((p) => p.consumer!.id))]
@@ -64,7 +64,7 @@ export function compilePipelines(config: SluiceConfig, env: CompileEnv): Map<str
     for (const { entry } of chosen.values()) {
       const plugin = getPlugin(entry.name)
       if (plugin === undefined) throw new Error(`plugin '${entry.name}' is not available in this worker`)
-      if (!states.has(entry.id)) states.set(entry.id, plugin.compile(entry.config, env))
+      if (!states.has(entry.id)) states.set(entry.id, plugin.compile(entry.config, { ...env, pluginId: entry.id }))
       steps.push({ plugin, state: states.get(entry.id) })
     }
     steps.sort(compareSteps)

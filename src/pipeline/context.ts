@@ -58,6 +58,11 @@ export class RequestContext {
   credential: Credential | null
   /** The plugins this request runs: the route's, or its consumer's variant once one is identified. */
   pipeline: RoutePipeline
+  /**
+   * Headers access plugins want on the client's response, whoever writes it (the upstream's answer or
+   * Sluice's own): rate-limit counters, for instance. Flat [name, value, ...]; values must be valid.
+   */
+  responseHeaders: string[] | null
 
   constructor(
     snapshot: Snapshot,
@@ -103,6 +108,7 @@ export class RequestContext {
     this.consumer = null
     this.credential = null
     this.pipeline = EMPTY_PIPELINE
+    this.responseHeaders = null
   }
 
   /** First inbound header with this lower-case name. */

@@ -38,6 +38,10 @@ export interface Plugin<C = any, S = any> {
 export interface CompileEnv {
   readonly consumers: ConsumerIndex
   readonly jwks: JwksKeys
+  /** Worker processes on this node (a node-local share of a limit is limit / workers). */
+  readonly workers: number
+  /** The id of the plugin instance being compiled (stable across workers, nodes and reloads). */
+  readonly pluginId: string
 }
 
 /**

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { JwksManager, jwksSourcesFromConfig } from '../auth/jwks/manager.js'
+import { MemoryBucketStore } from '../ratelimit/memory-store.js'
 import type { GatewayConfig, Settings } from '../config/schema.js'
 import { logger } from '../observability/logger.js'
 import { AdminServer } from './admin.js'
@@ -56,6 +57,8 @@ export class Primary {
   private readonly statsWaiters = new Map<number, (s: WorkerStats) => void>()
   /** Fetches each JWKS URI once for all workers and broadcasts the key sets. */
   private readonly jwks = new JwksManager()
+  /** `policy: local` rate-limit buckets: one per key for the whole node, leased to the workers. */
+  private readonly buckets = new MemoryBucketStore()
 
   constructor(private readonly opts: PrimaryOptions) {}
 
@@ -103,6 +106,16 @@ export class Primary {
       case 'jwks-need':
         this.jwks.need(msg.uri)
         break
+      case 'rl-lease': {
+        let reply: ToWorker
+        try {
+          reply = { type: 'rl-grant', id: msg.id, grants: this.buckets.leaseNow(msg.batch) }
+        } catch (err) {
+          reply = { type: 'rl-grant', id: msg.id, grants: null, error: (err as Error).message }
+        }
+        if (slot.worker !== null && slot.worker.isConnected()) slot.worker.send(reply)
+        break
+      }
       case 'listening':
         slot.ready = true
         slot.version = msg.version

@@ -66,6 +66,8 @@ export class Snapshot {
   /** Headers Sluice adds to every response it sends (proxied or its own). */
   writeResponseHeaders(ctx: RequestContext, res: HttpResponse): void {
     if (this.correlationHeaderOut !== null) res.writeHeader(this.correlationHeaderOut, ctx.requestId)
+    const extra = ctx.responseHeaders
+    if (extra !== null) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i], extra[i + 1])
   }
 
   /** Called when a newer snapshot has replaced this one. */
@@ -149,7 +151,7 @@ export function compileSnapshot(
     })
   }
 
-  const pipelines = compilePipelines(config, { consumers: new ConsumerIndex(config.consumers), jwks })
+  const pipelines = compilePipelines(config, { consumers: new ConsumerIndex(config.consumers), jwks, workers: settings.workers })
   const routes: CompiledRoute[] = []
   const specs: RouteSpec<CompiledRoute>[] = []
   config.routes.forEach((r, order) => {

@@ -8,6 +8,7 @@ import { PoolRegistry, type UpstreamClient } from '../proxy/pools.js'
 import type { FromWorker, ToWorker } from '../primary/ipc.js'
 import { compileSnapshot } from './compile.js'
 import { JwksKeys, redactUri } from '../auth/jwks/keys.js'
+import { closeLimiters, ipcBucketStore } from '../ratelimit/registry.js'
 import { ProxyServer, type Limits } from './http.js'
 
 /**
@@ -88,6 +89,8 @@ export function runWorker(): void {
       if (server.inflight > 0) logger.warn({ inflight: server.inflight }, 'drain deadline reached with requests in flight')
     }
     accessLog?.close()
+    // Held rate-limit tokens go back to the shared buckets (bounded: a dead store must not hold the exit).
+    await Promise.race([closeLimiters(), new Promise((r) => setTimeout(r, 500).unref())])
     await Promise.race([registry?.closeAll(), new Promise((r) => setTimeout(r, 1000).unref())])
     process.exit(0)
   }
@@ -132,6 +135,9 @@ export function runWorker(): void {
       }
       case 'drain':
         void drain(msg.deadline)
+        break
+      case 'rl-grant':
+        ipcBucketStore()?.answer(msg.id, msg.grants, msg.error)
         break
       case 'jwks':
         jwks.update(msg.snapshot).catch((err: Error) => logger.error({ err, uri: redactUri(msg.snapshot.uri) }, 'JWKS update failed'))

@@ -118,7 +118,7 @@ describe('pipeline', () => {
       _format_version: '3.0',
       services: [{ name: 's', url: 'http://127.0.0.1:1', routes: [{ name: 'r', paths: ['/'] }] }],
     })
-    const env = { consumers: new ConsumerIndex(loaded.config.consumers), jwks: new JwksKeys() }
+    const env = { consumers: new ConsumerIndex(loaded.config.consumers), jwks: new JwksKeys(), workers: 1 }
     const p = compilePipelines(loaded.config, env).get(loaded.config.routes[0].id)!
     assert.deepEqual(p, { access: null, header: null, log: null, forConsumer: null })
   })

@@ -56,5 +56,5 @@ export function compileEnv(consumers: Array<Partial<Consumer> & { id: string }>)
     basicauth_credentials: [],
     ...c,
   })) as unknown as Consumer[]
-  return { consumers: new ConsumerIndex(full), jwks: null as never }
+  return { consumers: new ConsumerIndex(full), jwks: null as never, workers: 1, pluginId: 'test-plugin' }
 }
