@@ -3,7 +3,9 @@
 // sync, gives back what it did not spend and leases the next batch, for all its keys in one
 // pipelined round. Tokens are debited in Redis before any worker spends them, so the workers of all
 // nodes together can never admit more than the bucket holds: over-admission is zero by
-// construction; leases only move tokens around early.
+// construction, as long as Redis keeps what it was told (a restart without persistence, or a
+// failover that loses writes, refills the buckets it forgot). What leasing costs instead is
+// under-admission: tokens a worker holds sit idle for the others until its next sync.
 //
 // Invariants the scripts keep:
 // - Time is Redis' TIME, read inside the script: every worker of every node sees the same clock.
@@ -14,7 +16,7 @@
 
 import { createHash } from 'node:crypto'
 import { Cluster } from 'ioredis'
-import type { RedisClient } from './client.js'
+import { createRedis, type CreateRedisOptions, type RedisClient, type RedisConfig } from './client.js'
 
 export interface LeaseRequest {
   /** Full Redis key, built by the caller (it names the limit and the identity it counts). */
@@ -270,6 +272,11 @@ export class RedisBucketStore implements BucketStore {
     this.chunkSize = Math.max(1, Math.floor(options.chunkSize ?? 256))
   }
 
+  /** A store with its own client for a plugin's `redis` block; `timeout` bounds each lease too. */
+  static fromConfig(config: RedisConfig, options: CreateRedisOptions & RedisBucketStoreOptions = {}): RedisBucketStore {
+    return new RedisBucketStore(createRedis(config, options), { timeoutMs: config.timeout, ...options, ownsClient: true })
+  }
+
   lease(batch: readonly LeaseRequest[]): Promise<LeaseGrant[]> {
     if (batch.length === 0) return Promise.resolve([])
     for (const request of batch) {
@@ -319,12 +326,18 @@ export class RedisBucketStore implements BucketStore {
     return Promise.allSettled(started)
   }
 
+  /** Quits politely when connected, and resolves once the connection is gone (at most 1 s). */
   async close(): Promise<void> {
-    if (!this.ownsClient) return
-    if (this.client.status === 'ready') {
-      await this.client.quit().catch(() => undefined)
-    }
+    if (!this.ownsClient || this.client.status === 'end') return
+    let timer: NodeJS.Timeout | undefined
+    const ended = new Promise<void>((resolve) => {
+      this.client.once('end', resolve)
+      timer = setTimeout(resolve, 1000)
+    })
+    if (this.client.status === 'ready') await this.client.quit().catch(() => undefined)
     this.client.disconnect()
+    await ended
+    clearTimeout(timer)
   }
 
   /**

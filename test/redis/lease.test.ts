@@ -311,6 +311,17 @@ return out`
       assert.equal(store.client.status, 'ready', 'a store that does not own its client leaves it open')
     })
 
+    test('fromConfig: a store with its own client, bounded by the block timeout', async () => {
+      const own = RedisBucketStore.fromConfig(redisConfigSchema.parse({ host: '127.0.0.1', port: server.port, timeout: 400 }))
+      try {
+        await waitReady(own.client, 5000)
+        assert.equal((await one(own, tokenBucket('from-config', 2))).granted, 2)
+      } finally {
+        await own.close()
+      }
+      assert.equal(own.client.status, 'end')
+    })
+
     test('a stopped Redis rejects at once; after restart (empty script cache) leases work again', async () => {
       const client = standalone(server, 300)
       await waitReady(client, 5000)
