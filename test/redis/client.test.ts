@@ -189,6 +189,21 @@ describe('client against a real redis-server', () => {
     }
   })
 
+  test('a cluster whose seeds are all down: commands fail at once, nothing crashes, one log line', async () => {
+    const ports = [await freePort(), await freePort()]
+    const log = new Collect()
+    const client = createRedis(redisConfigSchema.parse({ cluster_nodes: ports.map((port) => ({ ip: '127.0.0.1', port })), timeout: 300 }), { log })
+    try {
+      const started = Date.now()
+      await assert.rejects(client.get('k'), /enableOfflineQueue|ready/i)
+      assert.ok(Date.now() - started < 50)
+      await sleep(600)
+      assert.equal(log.lines.length, 1, JSON.stringify(log.lines))
+    } finally {
+      client.disconnect()
+    }
+  })
+
   test('a command in flight when Redis dies fails then and there, not at the timeout', async () => {
     const own = await startRedis()
     const client = createRedis(redisConfigSchema.parse({ host: '127.0.0.1', port: own.port, timeout: 5000 }))

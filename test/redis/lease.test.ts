@@ -379,6 +379,24 @@ return out`
   })
 })
 
+test('with append-only persistence a killed Redis comes back with its buckets: no refill from amnesia', async () => {
+  const server = await startRedis({ appendonly: true })
+  const store = RedisBucketStore.fromConfig(redisConfigSchema.parse({ host: '127.0.0.1', port: server.port, timeout: 500 }))
+  try {
+    await waitReady(store.client, 5000)
+    const request = tokenBucket('persist:a', 100, { limit: 50, periodMs: 3_600_000 })
+    assert.equal((await one(store, request)).granted, 50)
+    server.kill()
+    await server.restart()
+    await waitReady(store.client, 5000)
+    const after = await one(store, request)
+    assert.ok(after.granted <= 1, `granted ${after.granted} after the restart: the debit was kept`)
+  } finally {
+    await store.close()
+    await server.close()
+  }
+})
+
 describe('redis cluster (three masters)', () => {
   let cluster: RedisCluster
   let store: RedisBucketStore
