@@ -4,9 +4,11 @@ import { registerPlugin } from '../pipeline/plugin.js'
 import { basicAuth } from './basic-auth/index.js'
 import { jwt } from './jwt/index.js'
 import { keyAuth } from './key-auth/index.js'
+import { rateLimiting } from './rate-limiting/index.js'
 import { requestTermination } from './request-termination/index.js'
 
 registerPlugin(requestTermination)
 registerPlugin(jwt)
 registerPlugin(keyAuth)
 registerPlugin(basicAuth)
+registerPlugin(rateLimiting)

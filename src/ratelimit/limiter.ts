@@ -22,6 +22,9 @@ import { MemoryBucketStore } from './memory-store.js'
 
 export type Algorithm = LeaseRequest['algorithm']
 
+/** While the store is down, how often a request may try it again. */
+const PROBE_MS = 500
+
 /** One key's lease in this worker. Fixed shape: these live in a map scanned every sync. */
 export class Lease {
   /** Tokens leased and not yet spent. */
@@ -85,6 +88,7 @@ export class Limiter {
   private readonly idleMs: number
   private readonly fallback = new MemoryBucketStore()
   private storeDown = false
+  private lastProbe = 0
   private closed = false
   private readonly budgetMs: number
   readonly stats = { syncs: 0, topUps: 0, failures: 0, fallbackDecisions: 0 }
@@ -105,6 +109,7 @@ export class Limiter {
     let lease = this.leases.get(key)
     if (lease === undefined) {
       lease = new Lease(key, algorithm, limit, periodMs, calendar)
+      lease.lastUsed = this.clock()
       this.leases.set(key, lease)
     }
     return lease
@@ -137,8 +142,13 @@ export class Limiter {
   /** The slow path of a decision: top up the empty leases (one round, shared by concurrent requests), then decide. */
   async decide(leases: readonly Lease[]): Promise<Verdict> {
     if (this.opts.syncMs < 0) return this.synchronous(leases)
-    if (!this.storeDown) {
-      const needy = leases.filter((l) => l.held < 1)
+    // While the store is down, one request per probe interval tries it (within the budget), so
+    // recovery does not wait for the next sync.
+    const now = this.clock()
+    const probe = this.storeDown && now - this.lastProbe >= PROBE_MS
+    if (probe) this.lastProbe = now
+    if (!this.storeDown || probe) {
+      const needy = probe ? leases : leases.filter((l) => l.held < 1)
       // A request waits for a top-up at most `budgetMs`: a slow store costs it that much, no more;
       // past it this request is decided locally (the top-up still lands for the next ones).
       let timer: NodeJS.Timeout | undefined
@@ -175,6 +185,7 @@ export class Limiter {
     for (const l of this.leases.values()) if (l.held >= 1) batch.push(this.request(l, 0, Math.floor(l.held)))
     this.leases.clear()
     if (batch.length > 0) await this.store.lease(batch).catch(() => undefined)
+    await this.store.close().catch(() => undefined)
   }
 
   /** One round for all active keys: give back what is held, lease the next batch, forget idle keys. */

@@ -57,6 +57,9 @@ export function ipcBucketStore(): IpcBucketStore | null {
 
 /** Gives back held tokens and closes stores (worker drain). */
 export async function closeLimiters(): Promise<void> {
-  await Promise.all([...limiters.values()].map((l) => l.close()))
+  const closing = [...limiters.values()]
   limiters.clear()
+  ipcStore = null
+  memoryStore = null
+  await Promise.all(closing.map((l) => l.close()))
 }

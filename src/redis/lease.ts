@@ -16,7 +16,7 @@
 
 import { createHash } from 'node:crypto'
 import { Cluster } from 'ioredis'
-import { createRedis, type CreateRedisOptions, type RedisClient, type RedisConfig } from './client.js'
+import { createRedis, waitReady, type CreateRedisOptions, type RedisClient, type RedisConfig } from './client.js'
 
 export interface LeaseRequest {
   /** Full Redis key, built by the caller (it names the limit and the identity it counts). */
@@ -286,7 +286,12 @@ export class RedisBucketStore implements BucketStore {
     this.stats.leases++
     const grants = new Array<LeaseGrant | undefined>(batch.length)
     // Settle every chunk before answering, so a partial failure can hand back what did succeed.
-    const work = this.sendChunks(batch, grants).then((outcomes) => {
+    // A client still making its first connection is waited for (within the deadline below); one that
+    // lost its connection fails at once (no offline queue), which the limiter treats as an outage.
+    const status = this.client.status
+    const starting = status === 'connecting' || status === 'connect' || status === 'wait'
+    const sent = starting ? waitReady(this.client, this.timeoutMs).then(() => this.sendChunks(batch, grants)) : this.sendChunks(batch, grants)
+    const work = sent.then((outcomes) => {
       for (const outcome of outcomes) {
         if (outcome.status === 'rejected') {
           const err = outcome.reason instanceof LeaseError ? outcome.reason : new LeaseError(String(outcome.reason), { cause: outcome.reason })

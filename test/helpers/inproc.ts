@@ -6,6 +6,7 @@ import { compileTrustedIps } from '../../src/proxy/headers.js'
 import { PoolRegistry } from '../../src/proxy/pools.js'
 import { compileSnapshot } from '../../src/worker/compile.js'
 import { ProxyServer } from '../../src/worker/http.js'
+import { closeLimiters } from '../../src/ratelimit/registry.js'
 
 /**
  * A gateway worker inside the test process: the real ProxyServer on a real uWS socket (127.0.0.1, a free
@@ -49,6 +50,8 @@ export async function startInProcess(config: object, jwks = new JwksKeys()): Pro
     async close() {
       uWS.us_listen_socket_close(listen)
       await registry.closeAll()
+      // Rate-limit stores (Redis connections, sync timers) live for the process: a test file ends them.
+      await closeLimiters()
     },
   }
 }
