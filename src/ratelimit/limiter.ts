@@ -176,7 +176,7 @@ export class Limiter {
     return this.storeDown
   }
 
-  /** Gives back every held token and stops syncing. */
+  /** Gives back every held token and stops syncing (the store is its owner's to close). */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -185,7 +185,6 @@ export class Limiter {
     for (const l of this.leases.values()) if (l.held >= 1) batch.push(this.request(l, 0, Math.floor(l.held)))
     this.leases.clear()
     if (batch.length > 0) await this.store.lease(batch).catch(() => undefined)
-    await this.store.close().catch(() => undefined)
   }
 
   /** One round for all active keys: give back what is held, lease the next batch, forget idle keys. */

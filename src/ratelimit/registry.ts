@@ -17,6 +17,8 @@ export interface LimiterSpec {
 }
 
 const limiters = new Map<string, Limiter>()
+/** Stores this registry created for one limiter each (Redis connections), closed after their limiter. */
+const owned = new Map<Limiter, BucketStore>()
 let ipcStore: IpcBucketStore | null = null
 let memoryStore: MemoryBucketStore | null = null
 
@@ -24,7 +26,8 @@ export function limiterFor(spec: LimiterSpec): Limiter {
   const id = JSON.stringify(spec)
   let limiter = limiters.get(id)
   if (limiter === undefined) {
-    limiter = new Limiter(storeFor(spec), {
+    const store = storeFor(spec)
+    limiter = new Limiter(store, {
       syncMs: spec.syncMs,
       faultTolerant: spec.faultTolerant,
       localShare: spec.localShare,
@@ -32,6 +35,7 @@ export function limiterFor(spec: LimiterSpec): Limiter {
       label: spec.policy === 'redis' ? `redis ${spec.redis.host ?? 'sentinel/cluster'}:${spec.redis.port}` : 'local',
     })
     limiters.set(id, limiter)
+    if (store instanceof RedisBucketStore) owned.set(limiter, store)
   }
   return limiter
 }
@@ -61,5 +65,11 @@ export async function closeLimiters(): Promise<void> {
   limiters.clear()
   ipcStore = null
   memoryStore = null
-  await Promise.all(closing.map((l) => l.close()))
+  await Promise.all(
+    closing.map(async (l) => {
+      await l.close()
+      await owned.get(l)?.close()
+      owned.delete(l)
+    }),
+  )
 }
