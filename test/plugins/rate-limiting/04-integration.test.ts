@@ -92,6 +92,13 @@ async function bucketKeys(): Promise<number> {
   return Number(m[1])
 }
 
+/** Requests each worker of the given nodes has served so far (admin /status), node by node. */
+async function served(nodes: readonly Gateway[]): Promise<number[]> {
+  const out: number[] = []
+  for (const node of nodes) for (const w of (await node.status()).workers) out.push(Number(w.requests))
+  return out
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 before(async () => {
@@ -128,9 +135,16 @@ after(async () => {
 describe('rate-limiting across two nodes sharing one Redis', () => {
   test('token bucket: 600 requests from 8 clients on two nodes admit at most the limit plus refill', async () => {
     const limit = 200
+    const before = await served([nodeA, nodeB])
     const t0 = Date.now()
     const answers = await burst([nodeA, nodeB], '/bucket', 600, 8, { 'x-client': 'tb-1' })
     const elapsed = Date.now() - t0
+    const after = await served([nodeA, nodeB])
+    const perWorker = after.map((n, i) => n - before[i])
+    console.log(`# requests per worker (node A, node B): ${perWorker.join(', ')}`)
+    // The point of the test is a limit shared by four workers: each of them must have taken part.
+    assert.equal(perWorker.length, 2 * WORKERS)
+    for (const n of perWorker) assert.ok(n >= 30, `a worker served only ${n} of 600: ${perWorker.join(', ')}`)
     const admitted = count(answers, 200)
     const bound = limit + refill(limit, MINUTE, elapsed)
     console.log(`# redis token bucket: admitted ${admitted} of 600, limit ${limit}, bound ${bound}, ${elapsed} ms`)
