@@ -115,6 +115,7 @@ before(async () => {
         routes: [
           route('bucket', { minute: 200, limit_by: 'header', header_name: 'X-Client', policy: 'redis', redis: shared }),
           route('window', { hour: 200, limit_by: 'header', header_name: 'X-Client', policy: 'redis', algorithm: 'fixed-window', redis: shared }),
+          route('sync', { minute: 100, limit_by: 'header', header_name: 'X-Client', policy: 'redis', sync_rate: -1, redis: shared }),
           route('node', { minute: 200, limit_by: 'header', header_name: 'X-Client', policy: 'local' }),
           route('outage', { minute: 40, limit_by: 'header', header_name: 'X-Client', policy: 'redis', redis: shared }),
           route('hung', { minute: 6000, limit_by: 'header', header_name: 'X-Client', policy: 'redis', redis: shared }),
@@ -184,6 +185,22 @@ describe('rate-limiting across two nodes sharing one Redis', () => {
     assert.ok(admitted <= bound, `over-admission: ${admitted} > ${bound}`)
     // Everything parked was returned and refill added a few: the total comes close to the limit.
     assert.ok(admitted >= limit - 5, `tokens lost: ${admitted} admitted, limit ${limit}`)
+  })
+})
+
+describe('rate-limiting: sync_rate -1 on two nodes', () => {
+  test('every request asks Redis: exactly the limit (plus refill) is admitted, nothing parked', async () => {
+    const limit = 100
+    const t0 = Date.now()
+    const answers = await burst([nodeA, nodeB], '/sync', 300, 8, { 'x-client': 'sync-1' })
+    const elapsed = Date.now() - t0
+    const admitted = count(answers, 200)
+    const bound = limit + refill(limit, MINUTE, elapsed)
+    console.log(`# redis sync_rate -1: admitted ${admitted} of 300, limit ${limit}, bound ${bound}, ${elapsed} ms`)
+    assertOnlyKong429(answers)
+    assert.ok(admitted <= bound, `over-admission: ${admitted} > ${bound}`)
+    // No worker holds tokens between requests, so none are missing either.
+    assert.ok(admitted >= limit, `under-admission without leases: ${admitted} < ${limit}`)
   })
 })
 
