@@ -244,6 +244,7 @@ describe('rate-limiting when Redis fails', () => {
       while (stopping) during.push(...(await burst(nodes, '/outage', 8, 8, { 'x-client': 'warm' })))
     })()
     await sleep(200)
+    const logFrom = nodes.map((n) => n.output().length)
     await redis.stop()
     const downAt = Date.now()
     stopping = false
@@ -303,6 +304,15 @@ describe('rate-limiting when Redis fails', () => {
     assert.ok(backAdmitted >= 0.8 * limit, `after restart: only ${backAdmitted} admitted`)
     const strictBack = await send(nodeA, '/strict', { 'x-client': 'strict-3' })
     assert.equal(strictBack.status, 200)
+
+    // One warning per worker and outage, not one per request; and the recovery is logged.
+    for (const [i, node] of nodes.entries()) {
+      const log = node.output().slice(logFrom[i])
+      const down = log.split('\n').filter((l) => l.includes('deciding locally')).length
+      const up = log.split('\n').filter((l) => l.includes('leasing resumed')).length
+      assert.ok(down >= 1 && down <= WORKERS, `node ${i}: ${down} outage warnings from the fault-tolerant limiter`)
+      assert.ok(up >= 1, `node ${i}: recovery not logged`)
+    }
   })
 
   test('Redis hung (SIGSTOP) for 2 s: requests keep answering within the budget', async () => {
