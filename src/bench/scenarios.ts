@@ -159,7 +159,8 @@ export const PENDING_SCENARIOS: readonly PendingScenario[] = [
 
 /**
  * `full`: every existing scenario in one config (their services, routes, plugins and consumers side by
- * side, settings merged with later scenarios winning; a service entry two scenarios share is kept once),
+ * side, settings merged with later scenarios winning; a service entry or settings object two scenarios
+ * share is taken once, where it first appears),
  * and one request that carries every scenario's headers (later scenarios winning) to the first
  * scenario's path, so each feature is on the request's road at once.
  */
