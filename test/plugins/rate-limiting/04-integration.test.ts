@@ -329,7 +329,10 @@ describe('rate-limiting when Redis fails', () => {
     await sleep(300)
     const pausedAt = Date.now()
     redis.pause()
-    await sleep(2000)
+    await sleep(700)
+    // fault_tolerant false: a hung Redis is a 503 after the budget, not after the command timeout.
+    const strict = await send(nodeB, '/strict', { 'x-client': 'strict-hung' })
+    await sleep(1300)
     redis.resume()
     const resumedAt = Date.now()
     await sleep(500)
@@ -339,10 +342,13 @@ describe('rate-limiting when Redis fails', () => {
     const latencies = hung.map((a) => a.ms)
     console.log(
       `# hung redis: ${hung.length} requests during the pause, p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
-        `p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+        `p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; strict route ${strict.status} in ${strict.ms.toFixed(1)} ms`,
     )
     for (const a of answers) assert.equal(a.status, 200, `answer ${a.status}: ${JSON.stringify(a.json)}`)
     assert.ok(hung.length >= 50, `only ${hung.length} requests answered during a 2 s pause`)
     assert.ok(Math.max(...latencies) < 500, `a request waited ${Math.max(...latencies).toFixed(0)} ms for a hung Redis`)
+    assert.equal(strict.status, 503, JSON.stringify(strict.json))
+    assert.equal(strict.json.code, 'SLUICE_ERR_RATELIMIT_UNAVAILABLE')
+    assert.ok(strict.ms < 400, `the strict route waited ${strict.ms.toFixed(0)} ms for a hung Redis (timeout 500)`)
   })
 })
