@@ -11,9 +11,23 @@ import type { CompiledConsumer, Credential } from './consumers.js'
  * of a plugin whose authentication failed (Kong's logical OR between auth plugins).
  */
 export function authenticate(ctx: RequestContext, consumer: CompiledConsumer | null, credential: Credential | null): void {
+  const h = ctx.upstreamHeaders!
+  if (ctx.consumer === null && ctx.credential === null) {
+    // Hot path: the request's first authentication. Inbound copies were dropped on forward, so the
+    // headers are appended without scanning the list for earlier values.
+    ctx.consumer = consumer
+    ctx.credential = credential
+    if (consumer !== null) {
+      h.push('x-consumer-id', consumer.id)
+      if (consumer.customId !== null) h.push('x-consumer-custom-id', consumer.customId)
+      if (consumer.username !== null) h.push('x-consumer-username', consumer.username)
+    }
+    if (credential !== null) h.push('x-credential-identifier', credential.identifier)
+    else h.push('x-anonymous-consumer', 'true')
+    return
+  }
   ctx.consumer = consumer
   ctx.credential = credential
-  const h = ctx.upstreamHeaders!
   setHeader(h, 'x-consumer-id', consumer?.id ?? null)
   setHeader(h, 'x-consumer-custom-id', consumer?.customId ?? null)
   setHeader(h, 'x-consumer-username', consumer?.username ?? null)

@@ -14,8 +14,39 @@ export interface TokenPlaces {
   readonly headerNames: readonly string[]
 }
 
-// Kong matches `\s*[Bb]earer\s+(.+)` unanchored; Sluice anchors it so `Basic x, Bearer y` is no bearer token.
-const BEARER = /^\s*[Bb]earer\s+(\S.*)$/
+/**
+ * The token of a `Bearer <token>` value, else undefined. Kong matches `\s*[Bb]earer\s+(.+)` unanchored;
+ * Sluice anchors it, so `Basic x, Bearer y` is no bearer token.
+ *
+ * Hot path: character codes instead of a regex: 27–44 ns against 330–480 ns for the regex and
+ * trimEnd, which walk the whole token twice (bench/micro/jwt.ts, "proposal" rows).
+ */
+export function bearerToken(v: string): string | undefined {
+  let i = 0
+  while (i < v.length && isSpace(v.charCodeAt(i))) i++
+  const b = v.charCodeAt(i)
+  if (
+    (b !== 66 && b !== 98) /* B b */ ||
+    v.charCodeAt(i + 1) !== 101 /* e */ ||
+    v.charCodeAt(i + 2) !== 97 /* a */ ||
+    v.charCodeAt(i + 3) !== 114 /* r */ ||
+    v.charCodeAt(i + 4) !== 101 /* e */ ||
+    v.charCodeAt(i + 5) !== 114 /* r */
+  ) {
+    return undefined
+  }
+  i += 6
+  const afterScheme = i
+  while (i < v.length && isSpace(v.charCodeAt(i))) i++
+  if (i === afterScheme || i === v.length) return undefined
+  let end = v.length
+  while (end > i && isSpace(v.charCodeAt(end - 1))) end--
+  return v.slice(i, end)
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9
+}
 
 /**
  * The request's token, gathered as Kong 3 does (retrieve_tokens): every value of every configured URI
@@ -54,9 +85,8 @@ export function retrieveToken(ctx: RequestContext, places: TokenPlaces): string 
     const name = places.headerNames[n]
     for (let i = 0; i < headers.length; i += 2) {
       if (headers[i] !== name) continue
-      const m = BEARER.exec(headers[i + 1])
-      if (m === null) continue
-      const value = m[1].trimEnd()
+      const value = bearerToken(headers[i + 1])
+      if (value === undefined) continue
       if (found !== undefined && found !== value) return MULTIPLE
       found = value
     }
