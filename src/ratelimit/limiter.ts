@@ -142,25 +142,38 @@ export class Limiter {
   /** The slow path of a decision: top up the empty leases (one round, shared by concurrent requests), then decide. */
   async decide(leases: readonly Lease[]): Promise<Verdict> {
     if (this.opts.syncMs < 0) return this.synchronous(leases)
-    // While the store is down, one request per probe interval tries it (within the budget), so
-    // recovery does not wait for the next sync.
     const now = this.clock()
-    const probe = this.storeDown && now - this.lastProbe >= PROBE_MS
-    if (probe) this.lastProbe = now
-    if (!this.storeDown || probe) {
-      const needy = probe ? leases : leases.filter((l) => l.held < 1)
-      // A request waits for a top-up at most `budgetMs`: a slow store costs it that much, no more;
-      // past it this request is decided locally (the top-up still lands for the next ones).
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.budgetMs, 'late')))
-      const outcome = await Promise.race([this.topUp(needy).then(() => 'done' as const, () => 'failed' as const), late])
-      clearTimeout(timer)
-      if (outcome === 'late') return this.fallbackDecision(leases)
+    // A request waits for top-ups at most `budgetMs` in all: a slow store costs it that much, no more;
+    // past it the request is decided locally (a top-up still in flight lands for the next ones).
+    const deadline = now + this.budgetMs
+    if (this.storeDown) {
+      // While the store is down, one request per probe interval tries it, so recovery does not wait
+      // for the next sync; the others are decided locally at once.
+      if (now - this.lastProbe < PROBE_MS) return this.fallbackDecision(leases)
+      this.lastProbe = now
+      const probed = await this.topUpWithin(leases, deadline)
+      if (probed !== 'done') return this.fallbackDecision(leases)
     }
-    if (this.storeDown) return this.fallbackDecision(leases)
-    const verdict = this.tryTake(leases)
-    if (verdict !== null) return verdict
-    return this.deny(leases, this.clock())
+    // Several requests may wait on one top-up that brings fewer tokens than there are waiters (a lease
+    // starts small and doubles): while the shared bucket still has tokens, top up again rather than
+    // refuse. A bucket known to be empty ends the loop (tryTake denies).
+    for (let round = 0; round < 4; round++) {
+      const verdict = this.tryTake(leases)
+      if (verdict !== null) return verdict
+      const outcome = await this.topUpWithin(leases.filter((l) => l.held < 1), deadline)
+      if (outcome !== 'done') return this.fallbackDecision(leases)
+    }
+    return this.tryTake(leases) ?? this.deny(leases, this.clock())
+  }
+
+  private async topUpWithin(leases: readonly Lease[], deadline: number): Promise<'done' | 'failed' | 'late'> {
+    const left = deadline - this.clock()
+    if (left <= 0) return 'late'
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, left, 'late')))
+    const outcome = await Promise.race([this.topUp(leases).then(() => 'done' as const, () => 'failed' as const), late])
+    clearTimeout(timer)
+    return outcome
   }
 
   /** Every lease known (for headers): whole tokens this worker may still assume available. */

@@ -219,15 +219,24 @@ export function createRedis(c: RedisConfig, options: CreateRedisOptions = {}): R
       clusterRetryStrategy: (attempt) => reconnectDelay(attempt, maxBackoff),
       maxRedirections: c.cluster_max_redirections,
       slotsRefreshTimeout: c.timeout,
+      // ioredis connects to each master on first use and retries a command sent while that connection
+      // is still opening after `retryDelayOnFailover` (100 ms by default: the whole request budget of the
+      // rate limiter). Retry almost at once instead, and open every master's connection as soon as the
+      // cluster is ready (below), so the first leases after start do not pay it.
+      retryDelayOnFailover: 5,
       redisOptions: common,
       // Managed clusters (ElastiCache) present certificates for the configured names, not the
       // addresses CLUSTER SLOTS returns: keep the names.
       ...(tls !== undefined ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
     }
-    client = new Cluster(
+    const cluster = new Cluster(
       c.cluster_nodes.map((n) => ({ host: n.ip, port: n.port })),
       clusterOptions,
     )
+    cluster.on('ready', () => {
+      for (const node of cluster.nodes('master')) node.ping().catch(() => undefined)
+    })
+    client = cluster
   } else {
     const redisOptions: RedisOptions = {
       ...common,
