@@ -70,14 +70,6 @@ before(async () => {
     },
     { workers: 2 },
   )
-  // Warm-up, sequential, on identities of their own: ioredis connects to each master lazily, and
-  // a pipeline sent to a master still connecting is retried after its 100 ms failover delay, past
-  // the limiter's budget (a cold-start 503 with fault_tolerant false, reported separately). This
-  // test is about the steady state.
-  for (let i = 0; i < 40; i++) {
-    const res = await request(`${gw.url}/tenants`, { headers: { 'x-tenant': `warm-${i}` }, reset: true })
-    await res.body.dump()
-  }
 })
 
 after(async () => {
