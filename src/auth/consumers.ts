@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import type { Consumer, JwtAlgorithm } from '../config/schema.js'
+import type { Consumer, JwtAlgorithm, UsagePlan } from '../config/schema.js'
 import { parsePasswordHash, type PasswordHash } from './password.js'
 
 /**
@@ -11,6 +11,17 @@ export interface CompiledConsumer {
   readonly id: string
   readonly username: string | null
   readonly customId: string | null
+  /** The consumer's usage plan (enforced by the usage-plans plugin), or null. */
+  readonly plan: CompiledPlan | null
+}
+
+/** A usage plan as the usage-plans plugin reads it; one object per plan, shared by its consumers. */
+export interface CompiledPlan {
+  readonly name: string
+  /** A token bucket of `burst` tokens refilled at `rate` per second, or null. */
+  readonly throttle: { readonly rate: number; readonly burst: number } | null
+  /** `limit` requests per UTC day, ISO week or calendar month, or null. */
+  readonly quota: { readonly limit: number; readonly period: 'day' | 'week' | 'month' } | null
 }
 
 export type CredentialKind = 'jwt' | 'key-auth' | 'basic-auth' | 'jwks'
@@ -52,9 +63,14 @@ export class ConsumerIndex {
   /** basic-auth username -> credential. */
   readonly basic = new Map<string, BasicEntry>()
 
-  constructor(consumers: readonly Consumer[]) {
+  constructor(consumers: readonly Consumer[], usagePlans: readonly UsagePlan[] = []) {
+    const plans = new Map<string, CompiledPlan>()
+    for (const p of usagePlans) plans.set(p.name, { name: p.name, throttle: p.throttle, quota: p.quota })
     for (const c of consumers) {
-      const consumer: CompiledConsumer = { id: c.id, username: c.username, customId: c.custom_id }
+      // The loader checked the reference (src/config/normalize.ts); an unknown name here is a bug upstream of us.
+      const plan = c.usage_plan === null ? null : plans.get(c.usage_plan)
+      if (plan === undefined) throw new Error(`consumer ${c.id} names unknown usage plan '${c.usage_plan}'`)
+      const consumer: CompiledConsumer = { id: c.id, username: c.username, customId: c.custom_id, plan }
       this.byId.set(c.id, consumer)
       if (c.custom_id !== null) this.byName.set(c.custom_id, consumer)
       if (c.username !== null) this.byName.set(c.username, consumer)

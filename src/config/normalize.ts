@@ -17,6 +17,7 @@ import type {
   SluiceConfig,
   Target,
   Upstream,
+  UsagePlan,
 } from './schema.js'
 
 type Path = readonly (string | number)[]
@@ -177,6 +178,19 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
   // Services are resolved by name or id from here on; their refs are what routes and plugins carry.
   const serviceRefs = doc.services.map((entry, i) => ({ id: services[i].id, name: entry.name }))
 
+  // Usage plans before consumers, which name them.
+  const usagePlans: UsagePlan[] = []
+  const planPaths = new Map<string, Path>()
+  doc.usage_plans.forEach((entry, i) => {
+    const other = planPaths.get(entry.name)
+    if (other !== undefined) {
+      report(['usage_plans', i, 'name'], `duplicate usage plan name '${entry.name}' (also used by ${formatPath(other)})`)
+      return
+    }
+    planPaths.set(entry.name, ['usage_plans', i])
+    usagePlans.push({ name: entry.name, throttle: entry.throttle ?? null, quota: entry.quota ?? null, tags: entry.tags })
+  })
+
   const consumers: Consumer[] = []
   // Credential keys are unique across all consumers: a token's key or an API key names one consumer.
   const jwtKeys = new Map<string, Path>()
@@ -184,7 +198,11 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
   const basicUsernames = new Map<string, Path>()
   doc.consumers.forEach((entry, i) => {
     const path = ['consumers', i]
-    const { plugins: _plugins, id: givenId, username, custom_id, ...fields } = entry
+    const { plugins: _plugins, id: givenId, username, custom_id, usage_plan, ...fields } = entry
+    if (usage_plan !== undefined && !planPaths.has(usage_plan)) {
+      const hint = suggest(usage_plan, [...planPaths.keys()])
+      report([...path, 'usage_plan'], `no usage plan named '${usage_plan}'${hint !== null ? `; did you mean '${hint}'?` : ''}`)
+    }
     const id =
       givenId ?? uuidV5(username !== undefined ? `consumer:username:${username}` : `consumer:custom_id:${custom_id}`)
     const ref: EntityRef = { id, name: username ?? custom_id ?? null }
@@ -196,6 +214,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       id,
       username: username ?? null,
       custom_id: custom_id ?? null,
+      usage_plan: usage_plan ?? null,
       ...rest,
       jwt_secrets: jwt_secrets.map((cred, j) => {
         const { id: credId, ...credFields } = cred
@@ -346,6 +365,7 @@ export function normalizeConfig(doc: ConfigDocument): { config: SluiceConfig; is
       routes,
       upstreams: upstreams.map((u) => ({ ...u.fields, targets: u.targets })),
       consumers,
+      usage_plans: usagePlans,
       plugins,
     },
   }

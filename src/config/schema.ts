@@ -396,6 +396,8 @@ export const consumerSchema = z
     id: id.optional(),
     username: headerSafe.optional(),
     custom_id: headerSafe.optional(),
+    /** The name of a usage plan (`usage_plans`), as AWS API Gateway attaches plans to API keys. */
+    usage_plan: reference.optional(),
     tags,
     plugins: plugins('consumer'),
     jwt_secrets: z.array(jwtSecretSchema).default(() => []),
@@ -405,6 +407,38 @@ export const consumerSchema = z
   .superRefine((consumer, ctx) => {
     if (consumer.username === undefined && consumer.custom_id === undefined) {
       ctx.addIssue({ code: 'custom', message: "a consumer must set at least one of 'username' or 'custom_id'" })
+    }
+  })
+
+// --- usage plans -------------------------------------------------------------------------------
+
+/**
+ * A usage plan, AWS API Gateway's: a throttle (a token bucket of `burst` tokens refilled at `rate` per
+ * second) and a quota (`limit` requests per UTC day, ISO week or calendar month), enforced per consumer
+ * by the `usage-plans` plugin (src/plugins/usage-plans).
+ */
+export const usagePlanSchema = z
+  .strictObject({
+    name,
+    throttle: z
+      .strictObject({
+        /** Requests per second, sustained. */
+        rate: z.number().positive().max(1e6),
+        /** Requests admitted at once after a quiet spell (the bucket's capacity). */
+        burst: z.int().min(1).max(1e7),
+      })
+      .optional(),
+    quota: z
+      .strictObject({
+        limit: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+        period: z.enum(['day', 'week', 'month']),
+      })
+      .optional(),
+    tags,
+  })
+  .superRefine((plan, ctx) => {
+    if (plan.throttle === undefined && plan.quota === undefined) {
+      ctx.addIssue({ code: 'custom', message: "a usage plan must set 'throttle', 'quota' or both" })
     }
   })
 
@@ -500,6 +534,7 @@ export const configSchema = z.strictObject({
   upstreams: z.array(upstreamSchema).default(() => []),
   targets: z.array(targetSchema).default(() => []),
   consumers: z.array(consumerSchema).default(() => []),
+  usage_plans: z.array(usagePlanSchema).default(() => []),
   plugins: z.array(globalPlugin).default(() => []),
   settings: fileSettingsSchema.optional(),
 })
@@ -552,13 +587,23 @@ export type Upstream = Resolved<z.output<typeof upstreamSchema>, 'targets', { ta
 /** A consumer; its `name` in references is the username, else the custom_id. */
 export type Consumer = Resolved<
   z.output<typeof consumerSchema>,
-  'plugins' | 'username' | 'custom_id' | 'jwt_secrets' | 'keyauth_credentials' | 'basicauth_credentials',
+  'plugins' | 'username' | 'custom_id' | 'usage_plan' | 'jwt_secrets' | 'keyauth_credentials' | 'basicauth_credentials',
   {
     username: string | null
     custom_id: string | null
+    /** The name of the consumer's usage plan (checked to exist), or null. */
+    usage_plan: string | null
     jwt_secrets: JwtSecret[]
     keyauth_credentials: KeyauthCredential[]
     basicauth_credentials: BasicauthCredential[]
+  }
+>
+
+/** A usage plan; absent parts are null. */
+export type UsagePlan = DeepReadonly<
+  Omit<z.output<typeof usagePlanSchema>, 'throttle' | 'quota'> & {
+    throttle: NonNullable<z.output<typeof usagePlanSchema>['throttle']> | null
+    quota: NonNullable<z.output<typeof usagePlanSchema>['quota']> | null
   }
 >
 
@@ -581,6 +626,7 @@ export interface SluiceConfig {
   readonly routes: readonly Route[]
   readonly upstreams: readonly Upstream[]
   readonly consumers: readonly Consumer[]
+  readonly usage_plans: readonly UsagePlan[]
   readonly plugins: readonly Plugin[]
 }
 

@@ -1,4 +1,4 @@
-import type { BucketStore, LeaseGrant, LeaseRequest } from '../redis/lease.js'
+import type { BucketStore, Calendar, LeaseGrant, LeaseRequest } from '../redis/lease.js'
 import { logger } from '../observability/logger.js'
 import { MemoryBucketStore } from './memory-store.js'
 
@@ -51,7 +51,7 @@ export class Lease {
     readonly algorithm: Algorithm,
     readonly limit: number,
     readonly periodMs: number,
-    readonly calendar: 'month' | 'year' | undefined,
+    readonly calendar: Calendar | undefined,
   ) {
     this.remaining = limit
   }
@@ -105,7 +105,7 @@ export class Limiter {
   }
 
   /** The lease of a key, created on first use. */
-  lease(key: string, algorithm: Algorithm, limit: number, periodMs: number, calendar?: 'month' | 'year'): Lease {
+  lease(key: string, algorithm: Algorithm, limit: number, periodMs: number, calendar?: Calendar): Lease {
     let lease = this.leases.get(key)
     if (lease === undefined) {
       lease = new Lease(key, algorithm, limit, periodMs, calendar)

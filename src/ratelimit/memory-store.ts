@@ -1,4 +1,4 @@
-import type { BucketStore, LeaseGrant, LeaseRequest } from '../redis/lease.js'
+import type { BucketStore, Calendar, LeaseGrant, LeaseRequest } from '../redis/lease.js'
 
 /**
  * The same buckets as src/redis/lease.ts's scripts, in memory: what `policy: local` leases from. In the
@@ -92,8 +92,17 @@ export class MemoryBucketStore implements BucketStore {
   }
 }
 
-/** A fixed window's [start, end): epoch-aligned, or UTC calendar months and years as Kong counts them. */
-export function windowBounds(now: number, periodMs: number, calendar?: 'month' | 'year'): [number, number] {
+/**
+ * A fixed window's [start, end): epoch-aligned, UTC calendar months and years as Kong counts them, or
+ * ISO weeks (from Monday 00:00 UTC).
+ */
+export function windowBounds(now: number, periodMs: number, calendar?: Calendar): [number, number] {
+  if (calendar === 'week') {
+    // Day 0 (1970-01-01) was a Thursday: (days + 3) % 7 counts the days since the last Monday.
+    const days = Math.floor(now / 86_400_000)
+    const monday = days - ((days + 3) % 7)
+    return [monday * 86_400_000, (monday + 7) * 86_400_000]
+  }
   if (calendar === 'month' || calendar === 'year') {
     const d = new Date(now)
     const y = d.getUTCFullYear()

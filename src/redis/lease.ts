@@ -34,10 +34,14 @@ export interface LeaseRequest {
   windowStart?: number
   /**
    * Fixed window: calendar months or years in UTC, as Kong counts `month` and `year`
-   * (kong/tools/timestamp.lua); `periodMs` is then ignored. Other periods are epoch-aligned.
+   * (kong/tools/timestamp.lua), or ISO weeks (Monday 00:00 UTC, as usage-plan quotas count `week`);
+   * `periodMs` is then ignored. Other periods are epoch-aligned.
    */
-  calendar?: 'month' | 'year'
+  calendar?: Calendar
 }
+
+/** Calendar-aligned fixed windows, all in UTC. */
+export type Calendar = 'week' | 'month' | 'year'
 
 export interface LeaseGrant {
   granted: number
@@ -111,8 +115,8 @@ return { granted, math.floor(tokens), reset, now }
 `
 
 /**
- * Window bounds as Lua functions: epoch-aligned periods, or UTC calendar months and years
- * (civil-date arithmetic after Howard Hinnant's days_from_civil / civil_from_days).
+ * Window bounds as Lua functions: epoch-aligned periods, UTC calendar months and years
+ * (civil-date arithmetic after Howard Hinnant's days_from_civil / civil_from_days), or ISO weeks.
  */
 export const WINDOW_LUA = `
 local function days_from_civil(y, m, d)
@@ -137,6 +141,12 @@ local function civil_from_days(z)
   return y, m
 end
 local function window_bounds(now, period, calendar)
+  if calendar == 'week' then
+    -- day 0 (1970-01-01) was a Thursday: (days + 3) % 7 counts days since the last Monday
+    local days = math.floor(now / 86400000)
+    local monday = days - (days + 3) % 7
+    return monday * 86400000, (monday + 7) * 86400000
+  end
   if calendar == 'month' or calendar == 'year' then
     local y, m = civil_from_days(math.floor(now / 86400000))
     if calendar == 'year' then m = 1 end
@@ -151,7 +161,7 @@ end
 
 /**
  * Fixed window. KEYS[1]: hash {window, count}. ARGV: limit, period_ms, want, give_back,
- * give_back_window (-1: none), calendar ('' | 'month' | 'year').
+ * give_back_window (-1: none), calendar ('' | 'week' | 'month' | 'year').
  * Returns {granted, remaining, reset_ms, window_start}.
  */
 export const FIXED_WINDOW_LUA = `${NOW_LUA}${WINDOW_LUA}

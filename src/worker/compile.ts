@@ -151,7 +151,7 @@ export function compileSnapshot(
     })
   }
 
-  const pipelines = compilePipelines(config, { consumers: new ConsumerIndex(config.consumers), jwks, workers: settings.workers })
+  const pipelines = compilePipelines(config, { consumers: new ConsumerIndex(config.consumers, config.usage_plans), jwks, workers: settings.workers })
   const routes: CompiledRoute[] = []
   const specs: RouteSpec<CompiledRoute>[] = []
   config.routes.forEach((r, order) => {
