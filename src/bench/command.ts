@@ -9,9 +9,10 @@ import { compareReports, DEFAULT_TOLERANCE, loadBaseline, moreRoundsRule, scaleT
 import type { Comparison } from './compare.js'
 import { NginxNotFoundError, requireNginx } from './nginx.js'
 import { createProgress } from './progress.js'
+import { RedisNotFoundError } from './redis.js'
 import { renderHtml, renderMarkdown, renderTerminal } from './report.js'
 import { listScenarios, selectScenarios, UnknownScenarioError } from './scenarios.js'
-import { defaultGatewayCmd, runBench, stopBench, STEPS_PER_TARGET, targetsOf } from './suite.js'
+import { defaultGatewayCmd, renderRedisLoad, runBench, stopBench, STEPS_PER_TARGET, targetsOf } from './suite.js'
 import type { BenchReport } from './suite.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS, defaultWorkerSweep, renderTuneTerminal, runTune, tuneSteps } from './tune.js'
 
@@ -162,6 +163,7 @@ async function bench(argv: string[]): Promise<number> {
   let comparison: Comparison | undefined
   if (baseline !== null && baselinePath !== undefined) comparison = compareReports(report, baseline, baselinePath, tolerance)
   process.stdout.write(renderTerminal(report, comparison))
+  process.stdout.write(renderRedisLoad(report))
   const json = comparison === undefined ? report : { ...report, comparison }
   const markdown = renderMarkdown(report, `sluice bench ${argv.join(' ')}`)
   const files = writeOut(resolve(values.out ?? join('bench', 'results')), 'bench', json, renderHtml({ report, comparison }), markdown)
@@ -236,7 +238,12 @@ export async function benchCommand(command: 'bench' | 'tune', argv: string[]): P
   try {
     return command === 'bench' ? await bench(argv) : await tune(argv)
   } catch (err) {
-    if (err instanceof UsageError || err instanceof UnknownScenarioError || err instanceof NginxNotFoundError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof UnknownScenarioError ||
+      err instanceof NginxNotFoundError ||
+      err instanceof RedisNotFoundError
+    ) {
       process.stderr.write(`sluice ${command}: ${err.message}\n`)
       return 2
     }

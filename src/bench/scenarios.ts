@@ -26,6 +26,12 @@ export interface Scenario {
   /** What the load generator sends through the gateway (the direct run sends the same to the endpoint). */
   readonly request: RequestShape & { readonly path: string }
   readonly upstream: UpstreamEndpoint
+  /**
+   * The config talks to Redis: the suite starts a redis-server before the first such scenario and
+   * fills `{redisPort}` (a string that is only the placeholder becomes the port number) and `{redis}`
+   * (`127.0.0.1:PORT`) in it.
+   */
+  readonly needsRedis?: boolean
 }
 
 export interface PendingScenario {
@@ -87,6 +93,9 @@ function benchToken(): string {
 /** `Authorization` value of the jwt scenario's requests (exported for the scenario's tests). */
 export const JWT_AUTHORIZATION = `Bearer ${benchToken()}`
 
+/** The rate-limit scenario's limit per second: far above what one host can send. */
+export const RATE_LIMIT_SECOND = 1_000_000
+
 /** Headers a browser or API client typically sends; about 1 KB in all. */
 const CLIENT_HEADERS: Readonly<Record<string, string>> = {
   'user-agent':
@@ -142,14 +151,37 @@ export const SCENARIOS: readonly Scenario[] = [
     request: { method: 'GET', path: ROUTING_PATH, headers: { accept: '*/*', authorization: JWT_AUTHORIZATION } },
     upstream: 'small',
   },
+  {
+    name: 'rate-limit',
+    description:
+      'routing + rate-limiting with policy redis, limit never hit: the routing table and request, a global ' +
+      'rate-limiting plugin (limit_by ip, one client so one key, sync_rate 1) on a redis-server the suite starts; ' +
+      'compare with routing for the plugin cost',
+    config: {
+      settings: ROUTING_SETTINGS,
+      services: ROUTING_SERVICES,
+      plugins: [
+        {
+          name: 'rate-limiting',
+          // A million a second is never reached on one host: every request is admitted from the
+          // worker's lease, which is the path the scenario is meant to price.
+          config: {
+            second: RATE_LIMIT_SECOND,
+            limit_by: 'ip',
+            policy: 'redis',
+            redis: { host: '127.0.0.1', port: '{redisPort}' },
+            sync_rate: 1,
+          },
+        },
+      ],
+    },
+    request: { method: 'GET', path: ROUTING_PATH, headers: { accept: '*/*' } },
+    upstream: 'small',
+    needsRedis: true,
+  },
 ]
 
 export const PENDING_SCENARIOS: readonly PendingScenario[] = [
-  {
-    name: 'rate-limit',
-    description: 'local token buckets with Redis sync, limit never hit',
-    pendingOn: 'issue 5 (rate limiting)',
-  },
   {
     name: 'transform-large',
     description: 'camelCase of a ~1 MiB JSON body on the thread pool',
@@ -192,6 +224,7 @@ export function fullScenario(parts: readonly Scenario[] = SCENARIOS): Scenario {
     config: { settings, services, plugins, consumers },
     request: { method, path: first.request.path, headers, body },
     upstream: parts.some((s) => s.upstream === 'large') ? 'large' : first.upstream,
+    needsRedis: parts.some((s) => s.needsRedis === true),
   }
 }
 
@@ -223,14 +256,29 @@ export function selectScenarios(names: readonly string[] | undefined): Scenario[
   })
 }
 
-/** The gateway config for a scenario whose upstream endpoint is `upstreamUrl` (e.g. http://127.0.0.1:P/json), as YAML. */
+/** Fills `{redisPort}` when the caller started no redis-server: a valid config, for checks that run none. */
+const DEFAULT_REDIS_PORT = 6379
+
+/**
+ * The gateway config for a scenario whose upstream endpoint is `upstreamUrl` (e.g.
+ * http://127.0.0.1:P/json), as YAML; `redisPort` is the port of the redis-server started for a
+ * scenario that needs one.
+ */
 export function scenarioConfigYaml(
   scenario: Scenario,
   upstreamUrl: string,
   extraSettings: Readonly<Record<string, unknown>> = {},
+  redisPort: number = DEFAULT_REDIS_PORT,
 ): string {
   const fill = (value: unknown): unknown => {
-    if (typeof value === 'string') return value.replaceAll('{upstream}', upstreamUrl)
+    // The port field is a number: a string that is only the placeholder becomes one.
+    if (value === '{redisPort}') return redisPort
+    if (typeof value === 'string') {
+      return value
+        .replaceAll('{upstream}', upstreamUrl)
+        .replaceAll('{redisPort}', String(redisPort))
+        .replaceAll('{redis}', `127.0.0.1:${redisPort}`)
+    }
     if (Array.isArray(value)) return value.map(fill)
     if (value !== null && typeof value === 'object') {
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fill(v)]))

@@ -16,6 +16,7 @@ import type { Progress } from './progress.js'
 import { scenarioConfigYaml, UPSTREAM_PATHS } from './scenarios.js'
 import type { Scenario } from './scenarios.js'
 import { interruptSignal, track as remember, untrack } from './lifecycle.js'
+import { commandsProcessed, startBenchRedis } from './redis.js'
 
 export type BenchTarget = 'direct' | 'gateway' | 'nginx'
 
@@ -76,6 +77,17 @@ export interface TargetRun {
   readonly fixedSamples: number
   /** Corrected-latency histogram of the fixed-rate run (hdr compressed base64). */
   readonly histogram: string
+  /**
+   * For a scenario that talks to Redis, gateway target only: the Redis commands per second measured
+   * around the saturation run and around the fixed-rate run (two very different request rates).
+   */
+  readonly redis?: readonly RedisLoad[]
+}
+
+/** Redis commands per second while the gateway served `reqPerSec`. */
+export interface RedisLoad {
+  readonly reqPerSec: number
+  readonly commandsPerSec: number
 }
 
 export type Percentile = 'p50' | 'p90' | 'p99' | 'p999' | 'max'
@@ -160,6 +172,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       upstreamBase = u.origin
     }
     const directPid = started[0]?.pid ?? null
+    let redisPort: number | undefined
+    if (opts.scenarios.some((s) => s.needsRedis === true)) {
+      const redis = await startBenchRedis()
+      // startBenchRedis registered it with the lifecycle already; `started` stops it at the end.
+      started.push(redis)
+      redisPort = redis.port
+      progress?.note(`redis-server ${redis.version} on :${redis.port} (pid ${redis.pid})`)
+    }
     let nginx: Running | null = null
     if (opts.reference === 'nginx') {
       const n = await startNginx({ upstreamPort })
@@ -172,7 +192,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       progress?.note(`${scenario.name}: starting the gateway (${opts.workers} worker${opts.workers === 1 ? '' : 's'})`)
       const gateway = track(
         await startGateway(opts.gatewayCmd, upstreamPort, {
-          configText: scenarioConfigYaml(scenario, endpoint, opts.settings ?? {}),
+          configText: scenarioConfigYaml(scenario, endpoint, opts.settings ?? {}, redisPort),
           workers: opts.workers,
           checkPath: scenario.request.path,
         }),
@@ -205,7 +225,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         }
         for (const target of targets) {
           const label = `${scenario.name} round ${round}/${Math.max(opts.rounds, round)} ${target}`
-          runs.push(await measureTarget(opts, round, target, urls[target], pids[target], request, label, signal))
+          const redis = target === 'gateway' && scenario.needsRedis === true ? (redisPort ?? null) : null
+          runs.push(await measureTarget(opts, round, target, urls[target], pids[target], request, label, signal, redis))
         }
       }
       await gateway.stop()
@@ -271,6 +292,7 @@ async function measureTarget(
   request: RequestShape,
   label: string,
   signal: AbortSignal,
+  redisPort: number | null = null,
 ): Promise<TargetRun> {
   const progress = opts.progress
   const cpuPid = pid ?? undefined
@@ -279,6 +301,7 @@ async function measureTarget(
     await spawnLoadgen({ mode: 'saturation', url, durationSec: opts.warmupSec, connections: opts.satConnections, request, signal })
   }
   progress?.step(`${label}: saturation ${opts.durationSec}s`)
+  const satRedis = redisPort === null ? null : await redisMark(redisPort)
   const saturation = (await spawnLoadgen({
     mode: 'saturation',
     url,
@@ -288,7 +311,9 @@ async function measureTarget(
     cpuPid,
     signal,
   })) as SaturationResult
+  const satLoad = satRedis === null ? null : await redisLoadSince(satRedis, saturation.rps)
   progress?.step(`${label}: ${opts.rate} req/s for ${opts.durationSec}s`)
+  const fixedRedis = redisPort === null ? null : await redisMark(redisPort)
   const fixed = (await spawnLoadgen({
     mode: 'fixed',
     url,
@@ -300,6 +325,8 @@ async function measureTarget(
     cpuPid,
     signal,
   })) as FixedRateResult
+  const fixedLoad =
+    fixedRedis === null ? null : await redisLoadSince(fixedRedis, fixed.windowSec > 0 ? fixed.ok / fixed.windowSec : 0)
   const failures =
     saturation.errors + saturation.timeouts + saturation.non2xx + fixed.errors + fixed.timeouts + fixed.non2xx
   const run: TargetRun = {
@@ -313,12 +340,50 @@ async function measureTarget(
     failures,
     fixedSamples: fixed.latencyUs.count,
     histogram: fixed.histogram,
+    ...(satLoad !== null && fixedLoad !== null ? { redis: [satLoad, fixedLoad] } : {}),
   }
+  for (const load of run.redis ?? []) progress?.note(`${label}: ${redisLoadLine(load)}`)
   progress?.note(
     `${label}: ${run.rps} rps, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, ${run.cpuUsPerReq} µs CPU/req` +
       (failures > 0 ? `, ${failures} FAILURES` : ''),
   )
   return run
+}
+
+interface RedisMark {
+  readonly port: number
+  readonly commands: number
+  readonly atMs: number
+}
+
+async function redisMark(port: number): Promise<RedisMark> {
+  return { port, commands: await commandsProcessed(port), atMs: performance.now() }
+}
+
+/**
+ * Commands per second since `mark`, over the wall time between the two readings (the load generator's
+ * start-up included: syncs run on the clock, not per request). The INFO of the first reading counts
+ * itself, hence the 1 taken off.
+ */
+async function redisLoadSince(mark: RedisMark, reqPerSec: number): Promise<RedisLoad> {
+  const commands = (await commandsProcessed(mark.port)) - mark.commands - 1
+  const sec = (performance.now() - mark.atMs) / 1000
+  return { reqPerSec: Math.round(reqPerSec), commandsPerSec: Math.round((commands / sec) * 10) / 10 }
+}
+
+export function redisLoadLine(load: RedisLoad): string {
+  return `redis commands/s at ${load.reqPerSec} req/s: ${load.commandsPerSec}`
+}
+
+/** The terminal lines for every scenario that measured its Redis load (empty when none did). */
+export function renderRedisLoad(report: BenchReport): string {
+  const lines: string[] = []
+  for (const s of report.scenarios) {
+    for (const run of s.runs) {
+      for (const load of run.redis ?? []) lines.push(`${s.name} round ${run.round}: ${redisLoadLine(load)}`)
+    }
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
 }
 
 /** Merges base64 hdr histograms into one (base64). */
