@@ -6,9 +6,11 @@ import { jwt } from './jwt/index.js'
 import { keyAuth } from './key-auth/index.js'
 import { rateLimiting } from './rate-limiting/index.js'
 import { requestTermination } from './request-termination/index.js'
+import { usagePlans } from './usage-plans/index.js'
 
 registerPlugin(requestTermination)
 registerPlugin(jwt)
 registerPlugin(keyAuth)
 registerPlugin(basicAuth)
 registerPlugin(rateLimiting)
+registerPlugin(usagePlans)
