@@ -307,9 +307,16 @@ export class Limiter {
     l.emptyUntil = g.remaining === 0 && l.held < 1 ? now + this.nextTokenMs(l, g) : 0
   }
 
-  /** Ms until the shared bucket can hold a token again. */
+  /**
+   * Ms until the shared bucket can hold a token again. A token bucket with less than one token is
+   * `resetMs` from full, and all but its last token take (limit - 1) refill steps: what is left of
+   * `resetMs` is the wait for the fraction to become whole. A whole step instead would refuse a
+   * token that exists (a sync that found 0.9 of one kept the key refused for a full step more).
+   */
   private nextTokenMs(l: Lease, g: LeaseGrant): number {
-    return l.algorithm === 'fixed-window' ? g.resetMs : Math.ceil(l.periodMs / l.limit)
+    if (l.algorithm === 'fixed-window') return g.resetMs
+    const step = l.periodMs / l.limit
+    return Math.max(1, Math.min(Math.ceil(step), Math.ceil(g.resetMs - (l.limit - 1) * step)))
   }
 
   private deny(leases: readonly Lease[], now: number): Verdict {
