@@ -1,5 +1,5 @@
 import type { RequestContext } from '../pipeline/context.js'
-import type { CompiledConsumer, Credential } from './consumers.js'
+import type { CompiledConsumer, ConsumerIndex, Credential } from './consumers.js'
 
 // Who the caller is, as the authentication plugins record it: on the request context (for the plugins
 // after them, consumer-scoped plugin configs, balancing and logs) and in the upstream request head as
@@ -54,4 +54,15 @@ export function setHeader(list: string[], lowerName: string, value: string | nul
 /** Removes every occurrence of a lower-case header from a flat list (hide_credentials). */
 export function removeHeader(list: string[], lowerName: string): void {
   for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === lowerName) list.splice(i, 2)
+}
+
+/**
+ * The consumer an auth plugin's `anonymous` names (id, username or custom_id), resolved once per config
+ * snapshot. The loader has already checked that it exists; a miss here means a broken snapshot.
+ */
+export function anonymousConsumer(plugin: string, ref: string | null, consumers: ConsumerIndex): CompiledConsumer | null {
+  if (ref === null) return null
+  const consumer = consumers.find(ref)
+  if (consumer === undefined) throw new Error(`${plugin}: anonymous consumer '${ref}' does not exist`)
+  return consumer
 }

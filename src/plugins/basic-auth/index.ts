@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { BasicEntry, CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
-import { authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
+import { anonymousConsumer, authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
 import { DEFAULT_COST, type PasswordHash } from '../../auth/password.js'
 import { AUTH_ERRORS, challenge, unauthorized, type AuthErrorCode } from '../../auth/reject.js'
 import type { RequestContext } from '../../pipeline/context.js'
@@ -170,11 +170,7 @@ export const basicAuth: Plugin<BasicAuthConfig, State> = {
   schema: basicAuthSchema,
   consumerScope: false,
   compile(config, env) {
-    let anonymous: CompiledConsumer | null = null
-    if (config.anonymous !== null) {
-      anonymous = env.consumers.find(config.anonymous) ?? null
-      if (anonymous === null) throw new Error(`basic-auth: anonymous consumer '${config.anonymous}' does not exist`)
-    }
+    const anonymous = anonymousConsumer('basic-auth', config.anonymous, env.consumers)
     const cost = decoyCost(env.consumers)
     return {
       consumers: env.consumers,

@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { compactVerify } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
-import { authenticate, isAuthenticated } from '../../auth/identity.js'
+import { anonymousConsumer, authenticate, isAuthenticated } from '../../auth/identity.js'
 import type { JwksKeys } from '../../auth/jwks/keys.js'
 import { unauthorized, type AuthErrorCode } from '../../auth/reject.js'
 import type { JwtAlgorithm } from '../../config/schema.js'
@@ -127,8 +127,7 @@ export const jwt: Plugin<JwtConfig, State> = {
         waitMs: i.timeout + 1000,
       })
     }
-    const anonymous = config.anonymous === null ? null : (env.consumers.find(config.anonymous) ?? null)
-    if (config.anonymous !== null && anonymous === null) throw new Error(`jwt: anonymous consumer '${config.anonymous}' does not exist`)
+    const anonymous = anonymousConsumer('jwt', config.anonymous, env.consumers)
     const base = config.realm === null ? 'Bearer' : `Bearer realm="${config.realm}"`
     return {
       places: { uriParamNames: config.uri_param_names, cookieNames: config.cookie_names, headerNames: config.header_names },

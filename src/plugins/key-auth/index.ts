@@ -1,5 +1,5 @@
 import type { CompiledConsumer, ConsumerIndex } from '../../auth/consumers.js'
-import { authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
+import { anonymousConsumer, authenticate, isAuthenticated, removeHeader } from '../../auth/identity.js'
 import { challenge, unauthorized, type AuthErrorCode } from '../../auth/reject.js'
 import type { RequestContext } from '../../pipeline/context.js'
 import type { Plugin } from '../../pipeline/plugin.js'
@@ -115,11 +115,7 @@ export const keyAuth: Plugin<KeyAuthConfig, State> = {
   schema: keyAuthSchema,
   consumerScope: false,
   compile(config, env) {
-    let anonymous: CompiledConsumer | null = null
-    if (config.anonymous !== null) {
-      anonymous = env.consumers.find(config.anonymous) ?? null
-      if (anonymous === null) throw new Error(`key-auth: anonymous consumer '${config.anonymous}' does not exist`)
-    }
+    const anonymous = anonymousConsumer('key-auth', config.anonymous, env.consumers)
     return {
       consumers: env.consumers,
       keyNames: config.key_names,
