@@ -142,7 +142,7 @@ export class JwksManager {
   snapshots(): JwksSnapshot[] {
     const out: JwksSnapshot[] = []
     for (const state of this.states.values()) {
-      if (state.jwks !== null) out.push({ uri: redactUri(state.source.uri), jwks: state.jwks, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil })
+      if (state.jwks !== null) out.push({ uri: state.source.uri, jwks: state.jwks, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil })
     }
     return out
   }
@@ -221,7 +221,7 @@ export class JwksManager {
     state.stats.failuresInRow = 0
     state.stats.lastError = null
     this.schedule(state, refreshDelay(source.cacheTtlMs))
-    this.emit({ uri: redactUri(source.uri), jwks, fetchedAt, staleUntil: state.staleUntil })
+    this.emit({ uri: source.uri, jwks, fetchedAt, staleUntil: state.staleUntil })
   }
 
   private failed(state: UriState, err: unknown): void {
@@ -353,7 +353,7 @@ function newState(source: JwksSource): UriState {
 
 /** "Nothing new, here is the current freshness": ends the wait of workers that asked. */
 function unchanged(state: UriState): JwksSnapshot {
-  return { uri: redactUri(state.source.uri), jwks: null, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil }
+  return { uri: state.source.uri, jwks: null, fetchedAt: state.fetchedAt, staleUntil: state.staleUntil }
 }
 
 /**
