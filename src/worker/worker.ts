@@ -8,7 +8,7 @@ import { PoolRegistry, type UpstreamClient } from '../proxy/pools.js'
 import type { FromWorker, ToWorker } from '../primary/ipc.js'
 import { compileSnapshot } from './compile.js'
 import { JwksKeys, redactUri } from '../auth/jwks/keys.js'
-import { closeLimiters, ipcBucketStore } from '../ratelimit/registry.js'
+import { closeLimiters, ipcBucketStore, limiterReport } from '../ratelimit/registry.js'
 import { ProxyServer, type Limits } from './http.js'
 
 /**
@@ -153,6 +153,7 @@ export function runWorker(): void {
             requests: server?.requests ?? 0,
             draining,
             rss: process.memoryUsage.rss(),
+            ratelimit: limiterReport(),
           },
         })
         break

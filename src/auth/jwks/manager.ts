@@ -147,6 +147,18 @@ export class JwksManager {
     return out
   }
 
+  /** Every URI's health for the admin API (URIs redacted: they can carry credentials). */
+  report(): { uri: string; fetches: number; failures: number; failures_in_row: number; fetched_at: string | null; stale_until: string | null }[] {
+    return [...this.states.values()].map((state) => ({
+      uri: redactUri(state.source.uri),
+      fetches: state.stats.fetches,
+      failures: state.stats.failures,
+      failures_in_row: state.stats.failuresInRow,
+      fetched_at: state.jwks === null ? null : new Date(state.fetchedAt).toISOString(),
+      stale_until: state.jwks === null ? null : new Date(state.staleUntil).toISOString(),
+    }))
+  }
+
   stats(uri: string): JwksStats | undefined {
     const state = this.states.get(uri)
     return state === undefined ? undefined : { ...state.stats }

@@ -71,6 +71,13 @@ describe('jwt in a cluster with a JWKS endpoint', () => {
     assert.deepEqual(statuses, Array(16).fill(200))
     // One fetch at start-up for the whole cluster, none per worker or per request.
     assert.equal(idp.hits.length, 1)
+    // The admin API shows the key set's health.
+    const status = await gw.status()
+    assert.equal(status.jwks.length, 1)
+    assert.equal(status.jwks[0].uri, idp.uri)
+    assert.equal(status.jwks[0].fetches, 1)
+    assert.equal(status.jwks[0].failures_in_row, 0)
+    assert.ok(Date.parse(status.jwks[0].stale_until) > Date.now())
     const r = await call(await sign('k1'))
     assert.equal(r.json.headers['x-consumer-username'], 'svc-user')
     assert.equal(r.json.headers['x-credential-identifier'], ISSUER)
