@@ -107,7 +107,7 @@ export class Limiter {
   /** The lease of a key, created on first use. */
   lease(key: string, algorithm: Algorithm, limit: number, periodMs: number, calendar?: Calendar): Lease {
     let lease = this.leases.get(key)
-    if (false && lease !== undefined && (lease.limit !== limit || lease.periodMs !== periodMs || lease.algorithm !== algorithm || lease.calendar !== calendar)) {
+    if (lease !== undefined && (lease.limit !== limit || lease.periodMs !== periodMs || lease.algorithm !== algorithm || lease.calendar !== calendar)) {
       // A reload changed the limit (a usage plan's quota raised mid-month): the shared bucket keeps its
       // count, and the new limit applies from this request on instead of once the key idles out.
       this.retire(lease)

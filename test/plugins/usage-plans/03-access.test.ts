@@ -24,15 +24,20 @@ const key = (name: string) => ({ apikey: `${name}-key-0123` })
 before(async () => {
   up = await startUpstream()
   redis = await startRedis()
+  gw = await startInProcess(gatewayConfig(4))
+})
+
+/** The test gateway; `monthly` is the plan a reload changes. */
+function gatewayConfig(monthly: number): object {
   const plans = (config: object) => [{ name: 'key-auth' }, { name: 'usage-plans', config }]
   const local = { policy: 'local' }
-  gw = await startInProcess({
+  return {
     _format_version: '3.0',
     usage_plans: [
       { name: 'burst', throttle: { rate: 2, burst: 3 } },
       { name: 'trial', quota: { limit: 3, period: 'day' } },
       { name: 'both', throttle: { rate: 1, burst: 2 }, quota: { limit: 3, period: 'week' } },
-      { name: 'monthly', quota: { limit: 4, period: 'month' } },
+      { name: 'monthly', quota: { limit: monthly, period: 'month' } },
       { name: 'quiet', quota: { limit: 1, period: 'day' } },
     ],
     consumers: [
@@ -55,8 +60,8 @@ before(async () => {
         ],
       },
     ],
-  })
-})
+  }
+}
 
 after(async () => {
   await gw.close()
@@ -151,6 +156,20 @@ describe('usage-plans: quota', () => {
     const now = new Date()
     const start = String(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
     assert.equal(await rawCommand(redis.port, `HGET ${redisKey} window`), `$${start.length}\r\n${start}\r\n`)
+
+    // A reload that raises the plan's quota applies at once, on top of what was already spent.
+    await gw.reload(gatewayConfig(6))
+    const after: { status: number; remaining: unknown; limit: unknown }[] = []
+    for (let i = 0; i < 3; i++) {
+      const r = await get(`${gw.url}/redis`, key('dave'))
+      after.push({ status: r.status, remaining: r.headers['x-quota-remaining'], limit: r.headers['x-quota-limit'] })
+    }
+    assert.deepEqual(after, [
+      { status: 200, remaining: '1', limit: '6' },
+      { status: 200, remaining: '0', limit: '6' },
+      { status: 429, remaining: '0', limit: '6' },
+    ])
+    assert.equal(await rawCommand(redis.port, `HGET ${redisKey} count`), '$1\r\n6\r\n')
   })
 })
 
