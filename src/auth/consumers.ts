@@ -68,8 +68,10 @@ export class ConsumerIndex {
     for (const p of usagePlans) plans.set(p.name, { name: p.name, throttle: p.throttle, quota: p.quota })
     for (const c of consumers) {
       // The loader checked the reference (src/config/normalize.ts); an unknown name here is a bug upstream of us.
-      const plan = c.usage_plan === null ? null : plans.get(c.usage_plan)
-      if (plan === undefined) throw new Error(`consumer ${c.id} names unknown usage plan '${c.usage_plan}'`)
+      // `?? null`: consumers built by hand (tests, tools) may leave the field out.
+      const planName = c.usage_plan ?? null
+      const plan = planName === null ? null : plans.get(planName)
+      if (plan === undefined) throw new Error(`consumer ${c.id} names unknown usage plan '${planName}'`)
       const consumer: CompiledConsumer = { id: c.id, username: c.username, customId: c.custom_id, plan }
       this.byId.set(c.id, consumer)
       if (c.custom_id !== null) this.byName.set(c.custom_id, consumer)
