@@ -2,7 +2,7 @@
 // no persistence, loopback only, a free port, killed with the rest of the run (lifecycle.ts). And the
 // one question the bench asks it: how many commands has it processed (INFO), to show that the
 // limiter's Redis work follows active keys and the sync rate, not the request rate.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { freePort } from './nginx.js'
 import { track, untrack } from './lifecycle.js'
@@ -74,6 +74,10 @@ export async function commandCalls(port: number): Promise<Record<string, number>
   return calls
 }
 
+/** Servers not stopped yet: killed when the process exits, even by an uncaught error that skipped stopAll(). */
+const alive = new Set<ChildProcess>()
+let exitHook = false
+
 /** Starts redis-server on a free loopback port, waits for PING, and registers it for stopAll(). */
 export async function startBenchRedis(): Promise<BenchRedis> {
   const version = redisServerVersion()
@@ -89,6 +93,14 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--logfile', ''],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  alive.add(child)
+  child.once('exit', () => alive.delete(child))
+  if (!exitHook) {
+    exitHook = true
+    process.once('exit', () => {
+      for (const c of alive) c.kill('SIGKILL')
+    })
+  }
   let log = ''
   const keep = (b: Buffer): void => void (log = (log + b.toString()).slice(-2000))
   child.stdout.on('data', keep)
