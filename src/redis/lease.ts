@@ -15,7 +15,7 @@
 //   expire as soon as forgetting them changes nothing.
 
 import { createHash } from 'node:crypto'
-import { Cluster } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import { createRedis, waitReady, type CreateRedisOptions, type RedisClient, type RedisConfig } from './client.js'
 
 export interface LeaseRequest {
@@ -361,8 +361,8 @@ export class RedisBucketStore implements BucketStore {
    * yet go alone, and the cluster client routes them.
    */
   private groups(batch: readonly LeaseRequest[]): number[][] {
-    if (!(this.client instanceof Cluster)) return [batch.map((_, i) => i)]
-    const slots = this.client.slots
+    if (!this.client.isCluster) return [batch.map((_, i) => i)]
+    const slots = (this.client as Cluster).slots
     const byNodes = new Map<string, number[]>()
     const alone: number[][] = []
     for (let i = 0; i < batch.length; i++) {

@@ -1,4 +1,4 @@
-import { importJWK, type JWK } from 'jose'
+import type { JWK, importJWK } from 'jose'
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../../config/schema.js'
 import { logger } from '../../observability/logger.js'
 
@@ -39,6 +39,8 @@ interface KeySet {
   fetchedAt: number
   /** Requests waiting for the answer to a refetch this worker asked for. */
   waiting: { resolve: () => void; timer: NodeJS.Timeout }[]
+  /** A key set being imported (jose, async): a request meeting an unknown kid waits for it first. */
+  importing: Promise<void> | null
 }
 
 /** Asks the fetcher for the set at `uri` (a refetch if the cooldown allows; else the current set). */
@@ -66,6 +68,8 @@ export class JwksKeys {
    */
   refresh(uri: string, waitMs: number): Promise<void> {
     const set = this.setFor(uri)
+    // Keys that arrived and are still being imported may hold the kid: no refetch before they land.
+    if (set.importing !== null) return set.importing
     return new Promise((resolve) => {
       const first = set.waiting.length === 0
       const entry = { resolve, timer: setTimeout(() => this.settle(set, entry), waitMs) }
@@ -79,11 +83,25 @@ export class JwksKeys {
   async update(snapshot: JwksSnapshot): Promise<void> {
     const set = this.setFor(snapshot.uri)
     if (snapshot.jwks !== null && snapshot.fetchedAt >= set.fetchedAt) {
-      const keys = await importKeySet(snapshot.uri, snapshot.jwks)
-      if (snapshot.fetchedAt >= set.fetchedAt) {
-        set.keys = keys
-        set.fetchedAt = snapshot.fetchedAt
-        set.staleUntil = snapshot.staleUntil
+      const jwks = snapshot.jwks
+      // Settles only once the keys are in place, so a request waiting on it finds them.
+      const applied = (async () => {
+        const keys = await importKeySet(snapshot.uri, jwks)
+        if (snapshot.fetchedAt >= set.fetchedAt) {
+          set.keys = keys
+          set.fetchedAt = snapshot.fetchedAt
+          set.staleUntil = snapshot.staleUntil
+        }
+      })()
+      const importing = applied.then(
+        () => undefined,
+        () => undefined,
+      )
+      set.importing = importing
+      try {
+        await applied
+      } finally {
+        if (set.importing === importing) set.importing = null
       }
     } else if (snapshot.fetchedAt === set.fetchedAt) {
       set.staleUntil = Math.max(set.staleUntil, snapshot.staleUntil)
@@ -103,7 +121,7 @@ export class JwksKeys {
   private setFor(uri: string): KeySet {
     let set = this.sets.get(uri)
     if (set === undefined) {
-      set = { keys: new Map(), staleUntil: 0, fetchedAt: 0, waiting: [] }
+      set = { keys: new Map(), staleUntil: 0, fetchedAt: 0, waiting: [], importing: null }
       this.sets.set(uri, set)
     }
     return set
@@ -158,7 +176,8 @@ export async function importKeySet(uri: string, jwks: { keys: unknown[] }): Prom
     const alg = bindAlgorithm(jwk)
     if (alg === null) continue
     try {
-      const key = await importJWK(jwk as JWK, alg)
+      // jose is loaded on first use (not at import: see src/redis/client.ts on resident modules).
+      const key = await (await import('jose')).importJWK(jwk as JWK, alg)
       keys.set(kid, { kid, alg, key })
     } catch (err) {
       logger.warn({ uri: redactUri(uri), kid, err: (err as Error).message }, 'JWKS key skipped: cannot import it')

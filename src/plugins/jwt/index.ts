@@ -1,5 +1,4 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { compactVerify } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { CompiledConsumer, ConsumerIndex, Credential } from '../../auth/consumers.js'
 import { anonymousConsumer, authenticate, isAuthenticated } from '../../auth/identity.js'
@@ -57,6 +56,8 @@ interface Verified {
   readonly kid: string | null
   readonly key: unknown
 }
+
+let jose: typeof import('jose') | null = null
 
 /** Signature verifications run by this worker (the verified-token cache saves the rest); for metrics and tests. */
 export const jwtCounters = { verifications: 0, cacheHits: 0 }
@@ -260,7 +261,9 @@ async function verify(ctx: RequestContext, s: State, token: string): Promise<Ver
 
   jwtCounters.verifications++
   try {
-    await compactVerify(token, key as KeyObject, { algorithms: [alg] })
+    // jose is loaded on the first verification, not at import (see src/redis/client.ts on resident modules).
+    jose ??= await import('jose')
+    await jose.compactVerify(token, key as KeyObject, { algorithms: [alg] })
   } catch {
     return fail('Invalid signature')
   }
